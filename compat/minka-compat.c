@@ -1,0 +1,319 @@
+/* minka-compat.c — operating-system calls that GLib does not wrap. This is
+ * the one file allowed to include POSIX or Win32 headers. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1   /* O_DIRECTORY, kill() under -std=c11 */
+#endif
+#include "config.h"
+#include "minka-compat.h"
+
+#include <errno.h>
+#include <string.h>
+#include <stdio.h>
+#include <glib/gstdio.h>
+
+#ifdef G_OS_WIN32
+#include <windows.h>
+#include <psapi.h>
+#include <io.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#else
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <unistd.h>
+#endif
+
+gboolean
+minka_fsync_dir (const char *path, GError **error)
+{
+#ifdef G_OS_WIN32
+  (void) path;
+  (void) error;
+  return TRUE;
+#else
+  int fd = open (path, O_RDONLY | O_DIRECTORY);
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   "open %s: %s", path, g_strerror (saved));
+      return FALSE;
+    }
+  gboolean ok = fsync (fd) == 0;
+  int saved = errno;
+  close (fd);
+  if (!ok)
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                 "fsync %s: %s", path, g_strerror (saved));
+  return ok;
+#endif
+}
+
+guint64
+minka_rss_bytes (void)
+{
+#ifdef G_OS_WIN32
+  PROCESS_MEMORY_COUNTERS pmc;
+  if (GetProcessMemoryInfo (GetCurrentProcess (), &pmc, sizeof pmc))
+    return pmc.WorkingSetSize;
+  return 0;
+#else
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents ("/proc/self/statm", &text, NULL, NULL))
+    return 0;
+  unsigned long pages_total = 0, pages_resident = 0;
+  if (sscanf (text, "%lu %lu", &pages_total, &pages_resident) != 2)
+    return 0;
+  return (guint64) pages_resident * (guint64) sysconf (_SC_PAGESIZE);
+#endif
+}
+
+guint64
+minka_peak_rss_bytes (void)
+{
+#ifdef G_OS_WIN32
+  PROCESS_MEMORY_COUNTERS pmc;
+  if (GetProcessMemoryInfo (GetCurrentProcess (), &pmc, sizeof pmc))
+    return pmc.PeakWorkingSetSize;
+  return 0;
+#else
+  struct rusage usage;
+  if (getrusage (RUSAGE_SELF, &usage) != 0)
+    return 0;
+  return (guint64) usage.ru_maxrss * 1024;   /* Linux reports KiB */
+#endif
+}
+
+static gboolean
+send_signal (GPid pid, int sig, GError **error)
+{
+#ifdef G_OS_WIN32
+  (void) sig;
+  if (!TerminateProcess (pid, 137))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "TerminateProcess failed");
+      return FALSE;
+    }
+  return TRUE;
+#else
+  if (kill (pid, sig) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   "kill %d: %s", (int) pid, g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+#endif
+}
+
+gboolean
+minka_kill_pid (GPid pid, GError **error)
+{
+#ifdef G_OS_WIN32
+  return send_signal (pid, 9, error);
+#else
+  return send_signal (pid, SIGKILL, error);
+#endif
+}
+
+gboolean
+minka_terminate_pid (GPid pid, GError **error)
+{
+#ifdef G_OS_WIN32
+  return send_signal (pid, 15, error);
+#else
+  return send_signal (pid, SIGTERM, error);
+#endif
+}
+
+guint
+minka_cpu_count (void)
+{
+  return MAX (1u, g_get_num_processors ());
+}
+
+/* ---- unbuffered files ---------------------------------------------------- */
+
+struct _MinkaFile
+{
+  int fd;
+  char *path;
+};
+
+#ifdef G_OS_WIN32
+#define minka_lseek _lseeki64
+#define minka_write _write
+#define minka_read _read
+#define minka_close _close
+#else
+#define minka_lseek lseek
+#define minka_write write
+#define minka_read read
+#define minka_close close
+#endif
+
+static gboolean
+set_errno_error (GError **error, const char *what, const char *path, int saved)
+{
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+               "%s %s: %s", what, path, g_strerror (saved));
+  return FALSE;
+}
+
+MinkaFile *
+minka_file_open (const char *path, MinkaFileFlags flags, GError **error)
+{
+  int oflags = 0;
+  if ((flags & MINKA_FILE_READ) && (flags & MINKA_FILE_WRITE))
+    oflags = O_RDWR;
+  else if (flags & MINKA_FILE_WRITE)
+    oflags = O_WRONLY;
+  else
+    oflags = O_RDONLY;
+  if (flags & MINKA_FILE_CREATE)
+    oflags |= O_CREAT;
+  if (flags & MINKA_FILE_EXCLUSIVE)
+    oflags |= O_EXCL;
+  if (flags & MINKA_FILE_TRUNCATE)
+    oflags |= O_TRUNC;
+  if (flags & MINKA_FILE_APPEND)
+    oflags |= O_APPEND;
+#ifdef G_OS_WIN32
+  oflags |= O_BINARY;
+#else
+  oflags |= O_CLOEXEC;
+#endif
+  int fd = g_open (path, oflags, 0644);
+  if (fd < 0)
+    {
+      set_errno_error (error, "open", path, errno);
+      return NULL;
+    }
+  MinkaFile *file = g_new0 (MinkaFile, 1);
+  file->fd = fd;
+  file->path = g_strdup (path);
+  return file;
+}
+
+gssize
+minka_file_read (MinkaFile *file, void *buffer, gsize count, GError **error)
+{
+  for (;;)
+    {
+      gssize n = minka_read (file->fd, buffer, (unsigned) MIN (count, (gsize) G_MAXINT32));
+      if (n >= 0)
+        return n;
+      if (errno == EINTR)
+        continue;
+      set_errno_error (error, "read", file->path, errno);
+      return -1;
+    }
+}
+
+gboolean
+minka_file_pread_all (MinkaFile *file, void *buffer, gsize count, gint64 offset,
+                      GError **error)
+{
+  if (!minka_file_seek (file, offset, error))
+    return FALSE;
+  guint8 *p = buffer;
+  while (count > 0)
+    {
+      gssize n = minka_file_read (file, p, count, error);
+      if (n < 0)
+        return FALSE;
+      if (n == 0)
+        {
+          g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_IO,
+                       "read %s: unexpected end of file", file->path);
+          return FALSE;
+        }
+      p += n;
+      count -= (gsize) n;
+    }
+  return TRUE;
+}
+
+gboolean
+minka_file_write_all (MinkaFile *file, const void *buffer, gsize count, GError **error)
+{
+  const guint8 *p = buffer;
+  while (count > 0)
+    {
+      gssize n = minka_write (file->fd, p, (unsigned) MIN (count, (gsize) G_MAXINT32));
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return set_errno_error (error, "write", file->path, errno);
+        }
+      if (n == 0)
+        return set_errno_error (error, "write", file->path, ENOSPC);
+      p += n;
+      count -= (gsize) n;
+    }
+  return TRUE;
+}
+
+gboolean
+minka_file_seek (MinkaFile *file, gint64 offset, GError **error)
+{
+  if (minka_lseek (file->fd, offset, SEEK_SET) < 0)
+    return set_errno_error (error, "seek", file->path, errno);
+  return TRUE;
+}
+
+gint64
+minka_file_size (MinkaFile *file, GError **error)
+{
+#ifdef G_OS_WIN32
+  struct _stati64 st;
+  if (_fstati64 (file->fd, &st) != 0)
+#else
+  struct stat st;
+  if (fstat (file->fd, &st) != 0)
+#endif
+    {
+      set_errno_error (error, "stat", file->path, errno);
+      return -1;
+    }
+  return (gint64) st.st_size;
+}
+
+gboolean
+minka_file_truncate (MinkaFile *file, gint64 size, GError **error)
+{
+#ifdef G_OS_WIN32
+  if (_chsize_s (file->fd, size) != 0)
+#else
+  if (ftruncate (file->fd, (off_t) size) != 0)
+#endif
+    return set_errno_error (error, "truncate", file->path, errno);
+  return TRUE;
+}
+
+gboolean
+minka_file_sync (MinkaFile *file, GError **error)
+{
+#ifdef G_OS_WIN32
+  if (_commit (file->fd) != 0)
+#else
+  if (fdatasync (file->fd) != 0)
+#endif
+    return set_errno_error (error, "fsync", file->path, errno);
+  return TRUE;
+}
+
+void
+minka_file_close (MinkaFile *file)
+{
+  if (!file)
+    return;
+  minka_close (file->fd);
+  g_free (file->path);
+  g_free (file);
+}

@@ -1,0 +1,60 @@
+/* minka-compat.h — the only place that talks to the operating system
+ * directly (POSIX or Win32). Everything else uses GLib/GIO. Keep it small. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Make a rename or file creation inside @path durable (POSIX: fsync the
+ * directory; Windows: nothing to do, NTFS metadata is journalled). */
+gboolean minka_fsync_dir (const char *path, GError **error);
+
+/* Resident set size of this process, in bytes; 0 if unknown. */
+guint64 minka_rss_bytes (void);
+
+/* Peak resident set size of this process, in bytes; 0 if unknown. */
+guint64 minka_peak_rss_bytes (void);
+
+/* Hard-kill a process (SIGKILL / TerminateProcess). Tests use it to crash
+ * workers; the client uses it to stop a local cluster's children. */
+gboolean minka_kill_pid (GPid pid, GError **error);
+
+/* Ask a process to shut down cleanly (SIGTERM; on Windows, hard kill). */
+gboolean minka_terminate_pid (GPid pid, GError **error);
+
+/* Number of logical processors available to this process. */
+guint minka_cpu_count (void);
+
+/* Unbuffered file I/O with the durability calls GLib lacks (fsync of an
+ * open file, truncate, positioned writes). Errors are G_FILE_ERROR; a full
+ * disk is G_FILE_ERROR_NOSPC. */
+typedef struct _MinkaFile MinkaFile;
+
+typedef enum {
+  MINKA_FILE_READ     = 1 << 0,
+  MINKA_FILE_WRITE    = 1 << 1,
+  MINKA_FILE_CREATE   = 1 << 2,   /* create if missing */
+  MINKA_FILE_EXCLUSIVE = 1 << 3,  /* with CREATE: fail if it exists */
+  MINKA_FILE_TRUNCATE = 1 << 4,
+  MINKA_FILE_APPEND   = 1 << 5,
+} MinkaFileFlags;
+
+MinkaFile *minka_file_open (const char *path, MinkaFileFlags flags, GError **error);
+/* Reads up to @count bytes; returns bytes read (0 at end of file) or -1. */
+gssize minka_file_read (MinkaFile *file, void *buffer, gsize count, GError **error);
+/* Reads exactly @count bytes at @offset, or fails (short file is an error). */
+gboolean minka_file_pread_all (MinkaFile *file, void *buffer, gsize count,
+                               gint64 offset, GError **error);
+/* Writes all @count bytes at the current position, retrying short writes. */
+gboolean minka_file_write_all (MinkaFile *file, const void *buffer, gsize count,
+                               GError **error);
+gboolean minka_file_seek (MinkaFile *file, gint64 offset, GError **error);
+gint64 minka_file_size (MinkaFile *file, GError **error);
+gboolean minka_file_truncate (MinkaFile *file, gint64 size, GError **error);
+/* Flush data (and the metadata needed to read it back) to stable storage. */
+gboolean minka_file_sync (MinkaFile *file, GError **error);
+void minka_file_close (MinkaFile *file);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MinkaFile, minka_file_close)
+
+G_END_DECLS
