@@ -1,0 +1,136 @@
+/* test-compat.c — the operating-system layer: durable files, RSS, processes. */
+#include "config.h"
+#include <check.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "minka-compat.h"
+
+static char *
+make_temp_dir (void)
+{
+  GError *error = NULL;
+  char *dir = g_dir_make_tmp ("minka-compat-XXXXXX", &error);
+  ck_assert_msg (dir != NULL, "%s", error ? error->message : "");
+  return dir;
+}
+
+static void
+remove_file_and_dir (const char *dir, const char *path)
+{
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+START_TEST (test_file_write_read_truncate)
+{
+  g_autofree char *dir = make_temp_dir ();
+  g_autofree char *path = g_build_filename (dir, "f", NULL);
+  GError *error = NULL;
+
+  MinkaFile *f = minka_file_open (path, MINKA_FILE_READ | MINKA_FILE_WRITE | MINKA_FILE_CREATE, &error);
+  ck_assert_ptr_nonnull (f);
+  ck_assert (minka_file_write_all (f, "hello world", 11, &error));
+  ck_assert (minka_file_sync (f, &error));
+  ck_assert_int_eq (minka_file_size (f, &error), 11);
+
+  char buf[6] = { 0 };
+  ck_assert (minka_file_pread_all (f, buf, 5, 6, &error));
+  ck_assert_str_eq (buf, "world");
+  ck_assert (!minka_file_pread_all (f, buf, 5, 8, &error));   /* past the end */
+  ck_assert_ptr_nonnull (error);
+  g_clear_error (&error);
+
+  ck_assert (minka_file_truncate (f, 5, &error));
+  ck_assert_int_eq (minka_file_size (f, &error), 5);
+  minka_file_close (f);
+
+  ck_assert (minka_fsync_dir (dir, &error));
+  remove_file_and_dir (dir, path);
+}
+END_TEST
+
+START_TEST (test_file_exclusive_and_missing)
+{
+  g_autofree char *dir = make_temp_dir ();
+  g_autofree char *path = g_build_filename (dir, "x", NULL);
+  GError *error = NULL;
+
+  ck_assert_ptr_null (minka_file_open (path, MINKA_FILE_READ, &error));
+  ck_assert (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT));
+  g_clear_error (&error);
+
+  MinkaFile *f = minka_file_open (path, MINKA_FILE_WRITE | MINKA_FILE_CREATE | MINKA_FILE_EXCLUSIVE, &error);
+  ck_assert_ptr_nonnull (f);
+  minka_file_close (f);
+  ck_assert_ptr_null (minka_file_open (path, MINKA_FILE_WRITE | MINKA_FILE_CREATE | MINKA_FILE_EXCLUSIVE, &error));
+  ck_assert (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_EXIST));
+  g_clear_error (&error);
+  remove_file_and_dir (dir, path);
+}
+END_TEST
+
+START_TEST (test_rss_and_cpus)
+{
+  ck_assert_uint_gt (minka_rss_bytes (), 0);
+  ck_assert_uint_ge (minka_peak_rss_bytes (), minka_rss_bytes () / 2);
+  ck_assert_uint_ge (minka_cpu_count (), 1);
+}
+END_TEST
+
+typedef struct {
+  GMainLoop *loop;
+  int wait_status;
+} ChildExit;
+
+static void
+on_child_exit (GPid pid, int wait_status, gpointer user_data)
+{
+  ChildExit *exit_info = user_data;
+  exit_info->wait_status = wait_status;
+  g_spawn_close_pid (pid);
+  g_main_loop_quit (exit_info->loop);
+}
+
+START_TEST (test_kill_child)
+{
+  GError *error = NULL;
+  const char *argv[] = { "sleep", "30", NULL };
+  GPid pid;
+  ck_assert (g_spawn_async (NULL, (char **) argv, NULL,
+                            G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+                            NULL, NULL, &pid, &error));
+  ChildExit exit_info = { g_main_loop_new (NULL, FALSE), 0 };
+  g_child_watch_add (pid, on_child_exit, &exit_info);
+  ck_assert (minka_kill_pid (pid, &error));
+  g_main_loop_run (exit_info.loop);
+  g_main_loop_unref (exit_info.loop);
+  /* A killed child did not exit normally: the status check must fail. */
+  ck_assert (!g_spawn_check_wait_status (exit_info.wait_status, &error));
+  g_clear_error (&error);
+}
+END_TEST
+
+static Suite *
+compat_suite (void)
+{
+  Suite *s = suite_create ("compat");
+  TCase *tc = tcase_create ("core");
+  tcase_add_test (tc, test_file_write_read_truncate);
+  tcase_add_test (tc, test_file_exclusive_and_missing);
+  tcase_add_test (tc, test_rss_and_cpus);
+  tcase_add_test (tc, test_kill_child);
+  suite_add_tcase (s, tc);
+  return s;
+}
+
+int
+main (void)
+{
+  SRunner *sr = srunner_create (compat_suite ());
+  srunner_run_all (sr, CK_NORMAL);
+  int failed = srunner_ntests_failed (sr);
+  srunner_free (sr);
+  return failed == 0 ? 0 : 1;
+}

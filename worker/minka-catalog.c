@@ -1,0 +1,714 @@
+/* minka-catalog.c — the replicated catalog (Raft state machine): applying
+ * commands, exactly-once client sessions, digest and snapshots. */
+#include "config.h"
+#include "minka-catalog.h"
+
+#include <string.h>
+#include <glib/gi18n-lib.h>
+
+/* Sessions beyond this many are evicted, least recently used first (by log
+ * index, so every replica evicts the same ones). */
+#define MAX_SESSIONS 4096
+#define SNAPSHOT_VERSION 1
+
+G_DEFINE_QUARK (minka-catalog-error-quark, minka_catalog_error)
+
+typedef struct {
+  guint64 last_seq;
+  guint64 last_index;
+  MinkaCatalogResult last_result;
+} Session;
+
+struct _MinkaCatalog
+{
+  GTree *files;                 /* guint64* id → MinkaFileRecord* */
+  GHashTable *sessions;         /* char* client → Session* */
+  guint64 applied_index;
+  guint64 total_bytes;
+  char *digest;                 /* cached; NULL when stale */
+};
+
+/* ---- records, results, sessions ----------------------------------------- */
+
+static void
+file_record_free (MinkaFileRecord *record)
+{
+  g_free (record->name);
+  g_free (record->client);
+  g_array_unref (record->holders);
+  g_free (record);
+}
+
+void
+minka_catalog_result_clear (MinkaCatalogResult *result)
+{
+  g_clear_pointer (&result->error_message, g_free);
+  memset (result, 0, sizeof *result);
+}
+
+static void
+result_copy (MinkaCatalogResult *dst, const MinkaCatalogResult *src)
+{
+  *dst = *src;
+  dst->error_message = g_strdup (src->error_message);
+}
+
+static void
+result_fail (MinkaCatalogResult *result, MinkaCatalogError code, const char *message)
+{
+  minka_catalog_result_clear (result);
+  result->ok = FALSE;
+  result->error_code = code;
+  result->error_message = g_strdup (message);
+}
+
+static void
+session_free (Session *session)
+{
+  minka_catalog_result_clear (&session->last_result);
+  g_free (session);
+}
+
+static int
+compare_ids (gconstpointer a, gconstpointer b, gpointer unused)
+{
+  guint64 x = *(const guint64 *) a, y = *(const guint64 *) b;
+  return x < y ? -1 : x > y;
+}
+
+MinkaCatalog *
+minka_catalog_new (void)
+{
+  MinkaCatalog *catalog = g_new0 (MinkaCatalog, 1);
+  catalog->files = g_tree_new_full (compare_ids, NULL, NULL,
+                                    (GDestroyNotify) file_record_free);
+  catalog->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                             (GDestroyNotify) session_free);
+  return catalog;
+}
+
+void
+minka_catalog_free (MinkaCatalog *catalog)
+{
+  if (!catalog)
+    return;
+  g_tree_destroy (catalog->files);
+  g_hash_table_destroy (catalog->sessions);
+  g_free (catalog->digest);
+  g_free (catalog);
+}
+
+/* ---- validation ------------------------------------------------------------ */
+
+gboolean
+minka_catalog_validate_name (const char *name, GError **error)
+{
+  const char *problem = NULL;
+  gsize len = name ? strlen (name) : 0;
+
+  if (len == 0)
+    problem = _("the name is empty");
+  else if (len > MINKA_NAME_MAX)
+    problem = _("the name is longer than 255 bytes");
+  else if (!g_utf8_validate (name, (gssize) len, NULL))
+    problem = _("the name is not valid UTF-8");
+  else if (strcmp (name, ".") == 0 || strcmp (name, "..") == 0)
+    problem = _("the name is a path component");
+  else
+    for (const char *p = name; *p && !problem; p++)
+      {
+        if ((guchar) *p < 0x20 || *p == 0x7f)
+          problem = _("the name contains a control character");
+        else if (*p == '/' || *p == '\\')
+          problem = _("the name contains a path separator");
+      }
+
+  if (problem)
+    g_set_error (error, MINKA_CATALOG_ERROR, MINKA_CATALOG_ERROR_BAD_NAME,
+                 _("Invalid file name: %s"), problem);
+  return problem == NULL;
+}
+
+static gboolean
+is_sha256_hex (const char *s)
+{
+  if (!s || strlen (s) != 64)
+    return FALSE;
+  for (int i = 0; i < 64; i++)
+    if (!g_ascii_isdigit (s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
+      return FALSE;
+  return TRUE;
+}
+
+/* ---- commands -------------------------------------------------------------- */
+
+static GBytes *
+json_to_bytes (JsonBuilder *builder)
+{
+  g_autoptr (JsonNode) root = json_builder_get_root (builder);
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  json_generator_set_root (gen, root);
+  gsize len = 0;
+  char *text = json_generator_to_data (gen, &len);
+  return g_bytes_new_take (text, len);
+}
+
+static void
+begin_command (JsonBuilder *b, const char *op, const char *client, guint64 seq)
+{
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "op");
+  json_builder_add_string_value (b, op);
+  json_builder_set_member_name (b, "client");
+  json_builder_add_string_value (b, client ? client : "");
+  json_builder_set_member_name (b, "seq");
+  json_builder_add_int_value (b, (gint64) seq);
+}
+
+GBytes *
+minka_catalog_command_put_file (const char *client, guint64 seq, const char *name,
+                                guint64 size, const char *sha256, gint64 created_ms,
+                                const guint64 *holders, guint n_holders)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  begin_command (b, "put_file", client, seq);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, name);
+  json_builder_set_member_name (b, "size");
+  json_builder_add_int_value (b, (gint64) size);
+  json_builder_set_member_name (b, "sha256");
+  json_builder_add_string_value (b, sha256);
+  json_builder_set_member_name (b, "created_ms");
+  json_builder_add_int_value (b, created_ms);
+  json_builder_set_member_name (b, "holders");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < n_holders; i++)
+    json_builder_add_int_value (b, (gint64) holders[i]);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  return json_to_bytes (b);
+}
+
+GBytes *
+minka_catalog_command_delete_file (const char *client, guint64 seq, guint64 file_id)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  begin_command (b, "delete_file", client, seq);
+  json_builder_set_member_name (b, "id");
+  json_builder_add_int_value (b, (gint64) file_id);
+  json_builder_end_object (b);
+  return json_to_bytes (b);
+}
+
+/* ---- applying -------------------------------------------------------------- */
+
+/* Reads a non-negative integer member; FALSE if missing or of another type. */
+static gboolean
+get_uint (JsonObject *obj, const char *member, guint64 *out)
+{
+  JsonNode *node = json_object_get_member (obj, member);
+  if (!node || !JSON_NODE_HOLDS_VALUE (node)
+      || json_node_get_value_type (node) != G_TYPE_INT64)
+    return FALSE;
+  gint64 v = json_node_get_int (node);
+  if (v < 0)
+    return FALSE;
+  *out = (guint64) v;
+  return TRUE;
+}
+
+static const char *
+get_string (JsonObject *obj, const char *member)
+{
+  JsonNode *node = json_object_get_member (obj, member);
+  if (!node || !JSON_NODE_HOLDS_VALUE (node)
+      || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+static void
+apply_put_file (MinkaCatalog *catalog, guint64 index, JsonObject *cmd,
+                const char *client, MinkaCatalogResult *result)
+{
+  const char *name = get_string (cmd, "name");
+  const char *sha = get_string (cmd, "sha256");
+  guint64 size = 0, created = 0;
+  JsonNode *holders_node = json_object_get_member (cmd, "holders");
+  g_autoptr (GError) error = NULL;
+
+  if (!sha || !is_sha256_hex (sha) || !get_uint (cmd, "size", &size)
+      || !get_uint (cmd, "created_ms", &created)
+      || !holders_node || !JSON_NODE_HOLDS_ARRAY (holders_node))
+    {
+      result_fail (result, MINKA_CATALOG_ERROR_MALFORMED, _("Malformed put_file command"));
+      return;
+    }
+  if (!minka_catalog_validate_name (name, &error))
+    {
+      result_fail (result, MINKA_CATALOG_ERROR_BAD_NAME, error->message);
+      return;
+    }
+
+  MinkaFileRecord *record = g_new0 (MinkaFileRecord, 1);
+  record->id = index;
+  record->name = g_strdup (name);
+  record->size = size;
+  memcpy (record->sha256, sha, 65);
+  record->created_ms = (gint64) created;
+  record->client = g_strdup (client);
+  record->holders = g_array_new (FALSE, FALSE, sizeof (guint64));
+  JsonArray *holders = json_node_get_array (holders_node);
+  for (guint i = 0; i < json_array_get_length (holders); i++)
+    {
+      JsonNode *h = json_array_get_element (holders, i);
+      if (JSON_NODE_HOLDS_VALUE (h) && json_node_get_value_type (h) == G_TYPE_INT64)
+        {
+          guint64 node_id = (guint64) json_node_get_int (h);
+          g_array_append_val (record->holders, node_id);
+        }
+    }
+  g_tree_replace (catalog->files, &record->id, record);
+  catalog->total_bytes += size;
+  result->ok = TRUE;
+  result->file_id = record->id;
+}
+
+static void
+apply_delete_file (MinkaCatalog *catalog, JsonObject *cmd, MinkaCatalogResult *result)
+{
+  guint64 id = 0;
+  if (!get_uint (cmd, "id", &id))
+    {
+      result_fail (result, MINKA_CATALOG_ERROR_MALFORMED, _("Malformed delete_file command"));
+      return;
+    }
+  MinkaFileRecord *record = g_tree_lookup (catalog->files, &id);
+  if (!record)
+    {
+      g_autofree char *msg = g_strdup_printf (_("No file with ID %" G_GUINT64_FORMAT), id);
+      result_fail (result, MINKA_CATALOG_ERROR_NOT_FOUND, msg);
+      return;
+    }
+  catalog->total_bytes -= record->size;
+  g_tree_remove (catalog->files, &id);
+  result->ok = TRUE;
+  result->file_id = id;
+}
+
+static void
+evict_oldest_session (MinkaCatalog *catalog)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+  const char *oldest = NULL;
+  guint64 oldest_index = G_MAXUINT64;
+
+  g_hash_table_iter_init (&iter, catalog->sessions);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      Session *s = value;
+      /* Ties cannot happen: each command has its own log index. */
+      if (s->last_index < oldest_index)
+        {
+          oldest_index = s->last_index;
+          oldest = key;
+        }
+    }
+  if (oldest)
+    g_hash_table_remove (catalog->sessions, oldest);
+}
+
+/* Returns TRUE if the request was seen before; @result is then filled. */
+static gboolean
+session_check (MinkaCatalog *catalog, const char *client, guint64 seq,
+               MinkaCatalogResult *result)
+{
+  if (seq == 0 || client[0] == '\0')
+    return FALSE;                         /* no session: not deduplicated */
+  Session *s = g_hash_table_lookup (catalog->sessions, client);
+  if (!s || seq > s->last_seq)
+    return FALSE;
+  if (seq == s->last_seq)
+    result_copy (result, &s->last_result);
+  else
+    result_fail (result, MINKA_CATALOG_ERROR_STALE,
+                 _("This request was superseded by a newer one from the same client"));
+  return TRUE;
+}
+
+static void
+session_record (MinkaCatalog *catalog, const char *client, guint64 seq,
+                guint64 index, const MinkaCatalogResult *result)
+{
+  if (seq == 0 || client[0] == '\0')
+    return;
+  Session *s = g_hash_table_lookup (catalog->sessions, client);
+  if (!s)
+    {
+      if (g_hash_table_size (catalog->sessions) >= MAX_SESSIONS)
+        evict_oldest_session (catalog);
+      s = g_new0 (Session, 1);
+      g_hash_table_insert (catalog->sessions, g_strdup (client), s);
+    }
+  s->last_seq = seq;
+  s->last_index = index;
+  minka_catalog_result_clear (&s->last_result);
+  result_copy (&s->last_result, result);
+}
+
+void
+minka_catalog_apply (MinkaCatalog *catalog, guint64 index, GBytes *command,
+                     MinkaCatalogResult *result)
+{
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  gsize len = 0;
+  const char *data = command ? g_bytes_get_data (command, &len) : NULL;
+
+  memset (result, 0, sizeof *result);
+  if (index > catalog->applied_index)
+    catalog->applied_index = index;
+
+  if (!data || len == 0 || memchr (data, '\0', len)
+      || !json_parser_load_from_data (parser, data, (gssize) len, NULL)
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      result_fail (result, MINKA_CATALOG_ERROR_MALFORMED, _("Malformed catalog command"));
+      return;
+    }
+
+  JsonObject *cmd = json_node_get_object (json_parser_get_root (parser));
+  const char *op = get_string (cmd, "op");
+  const char *client = get_string (cmd, "client");
+  guint64 seq = 0;
+  if (!op || !client || !get_uint (cmd, "seq", &seq))
+    {
+      result_fail (result, MINKA_CATALOG_ERROR_MALFORMED, _("Malformed catalog command"));
+      return;
+    }
+  if (session_check (catalog, client, seq, result))
+    return;
+
+  if (strcmp (op, "put_file") == 0)
+    apply_put_file (catalog, index, cmd, client, result);
+  else if (strcmp (op, "delete_file") == 0)
+    apply_delete_file (catalog, cmd, result);
+  else
+    result_fail (result, MINKA_CATALOG_ERROR_MALFORMED, _("Unknown catalog command"));
+
+  if (result->ok)
+    g_clear_pointer (&catalog->digest, g_free);
+  session_record (catalog, client, seq, index, result);
+}
+
+/* ---- look-ups ------------------------------------------------------------- */
+
+guint64
+minka_catalog_applied_index (const MinkaCatalog *catalog)
+{
+  return catalog->applied_index;
+}
+
+const MinkaFileRecord *
+minka_catalog_lookup (const MinkaCatalog *catalog, guint64 id)
+{
+  return g_tree_lookup (catalog->files, &id);
+}
+
+static gboolean
+collect_record (gpointer key, gpointer value, gpointer user_data)
+{
+  g_ptr_array_add (user_data, value);
+  return FALSE;
+}
+
+GPtrArray *
+minka_catalog_list_files (const MinkaCatalog *catalog)
+{
+  GPtrArray *out = g_ptr_array_sized_new (g_tree_nnodes (catalog->files));
+  g_tree_foreach (catalog->files, collect_record, out);
+  return out;
+}
+
+GPtrArray *
+minka_catalog_find_by_name (const MinkaCatalog *catalog, const char *name)
+{
+  g_autoptr (GPtrArray) all = minka_catalog_list_files (catalog);
+  GPtrArray *out = g_ptr_array_new ();
+  for (guint i = all->len; i > 0; i--)     /* newest (highest ID) first */
+    {
+      MinkaFileRecord *r = all->pdata[i - 1];
+      if (strcmp (r->name, name) == 0)
+        g_ptr_array_add (out, r);
+    }
+  return out;
+}
+
+typedef struct {
+  const char *sha256;
+  gboolean found;
+} BlobSearch;
+
+static gboolean
+match_blob (gpointer key, gpointer value, gpointer user_data)
+{
+  BlobSearch *search = user_data;
+  const MinkaFileRecord *r = value;
+  search->found = strcmp (r->sha256, search->sha256) == 0;
+  return search->found;
+}
+
+gboolean
+minka_catalog_blob_in_use (const MinkaCatalog *catalog, const char *sha256)
+{
+  BlobSearch search = { sha256, FALSE };
+  g_tree_foreach (catalog->files, match_blob, &search);
+  return search.found;
+}
+
+guint
+minka_catalog_n_files (const MinkaCatalog *catalog)
+{
+  return (guint) g_tree_nnodes (catalog->files);
+}
+
+guint64
+minka_catalog_total_bytes (const MinkaCatalog *catalog)
+{
+  return catalog->total_bytes;
+}
+
+/* ---- digest ----------------------------------------------------------------- */
+
+static gboolean
+hash_record (gpointer key, gpointer value, gpointer user_data)
+{
+  const MinkaFileRecord *r = value;
+  /* Names cannot hold tabs or newlines (validated), so lines are unambiguous. */
+  g_autofree char *line = g_strdup_printf ("%" G_GUINT64_FORMAT "\t%s\t%" G_GUINT64_FORMAT
+                                           "\t%s\t%" G_GINT64_FORMAT "\n",
+                                           r->id, r->name, r->size, r->sha256, r->created_ms);
+  g_checksum_update (user_data, (const guchar *) line, (gssize) strlen (line));
+  return FALSE;
+}
+
+const char *
+minka_catalog_digest (MinkaCatalog *catalog)
+{
+  if (!catalog->digest)
+    {
+      GChecksum *sum = g_checksum_new (G_CHECKSUM_SHA256);
+      g_checksum_update (sum, (const guchar *) "minka-catalog-v1\n", -1);
+      g_tree_foreach (catalog->files, hash_record, sum);
+      catalog->digest = g_strdup (g_checksum_get_string (sum));
+      g_checksum_free (sum);
+    }
+  return catalog->digest;
+}
+
+/* ---- JSON and snapshots -------------------------------------------------------- */
+
+static void
+add_int (JsonBuilder *b, const char *name, gint64 v)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_int_value (b, v);
+}
+
+static void
+add_string (JsonBuilder *b, const char *name, const char *v)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_string_value (b, v ? v : "");
+}
+
+static void
+build_record (JsonBuilder *b, const MinkaFileRecord *r)
+{
+  json_builder_begin_object (b);
+  add_int (b, "id", (gint64) r->id);
+  add_string (b, "name", r->name);
+  add_int (b, "size", (gint64) r->size);
+  add_string (b, "sha256", r->sha256);
+  add_int (b, "created_ms", r->created_ms);
+  add_string (b, "client", r->client);
+  json_builder_set_member_name (b, "holders");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < r->holders->len; i++)
+    json_builder_add_int_value (b, (gint64) g_array_index (r->holders, guint64, i));
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+}
+
+JsonNode *
+minka_file_record_to_json (const MinkaFileRecord *record)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  build_record (b, record);
+  return json_builder_get_root (b);
+}
+
+static gboolean
+build_record_cb (gpointer key, gpointer value, gpointer user_data)
+{
+  build_record (user_data, value);
+  return FALSE;
+}
+
+static int
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char * const *) a, *(char * const *) b);
+}
+
+static void
+build_sessions (JsonBuilder *b, GHashTable *sessions)
+{
+  /* Sorted by client so the snapshot bytes are the same on every replica. */
+  g_autofree gpointer *keys = g_hash_table_get_keys_as_array (sessions, NULL);
+  guint n = g_hash_table_size (sessions);
+  qsort (keys, n, sizeof (gpointer), compare_strings);
+
+  json_builder_begin_array (b);
+  for (guint i = 0; i < n; i++)
+    {
+      const Session *s = g_hash_table_lookup (sessions, keys[i]);
+      json_builder_begin_object (b);
+      add_string (b, "client", keys[i]);
+      add_int (b, "seq", (gint64) s->last_seq);
+      add_int (b, "index", (gint64) s->last_index);
+      json_builder_set_member_name (b, "ok");
+      json_builder_add_boolean_value (b, s->last_result.ok);
+      add_int (b, "file_id", (gint64) s->last_result.file_id);
+      add_int (b, "code", s->last_result.error_code);
+      add_string (b, "message", s->last_result.error_message);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+}
+
+GBytes *
+minka_catalog_snapshot (const MinkaCatalog *catalog)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  add_int (b, "version", SNAPSHOT_VERSION);
+  add_int (b, "applied_index", (gint64) catalog->applied_index);
+  json_builder_set_member_name (b, "files");
+  json_builder_begin_array (b);
+  g_tree_foreach (catalog->files, build_record_cb, b);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "sessions");
+  build_sessions (b, catalog->sessions);
+  json_builder_end_object (b);
+  return json_to_bytes (b);
+}
+
+static gboolean
+restore_file (MinkaCatalog *catalog, JsonNode *node)
+{
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return FALSE;
+  JsonObject *o = json_node_get_object (node);
+  guint64 id = 0, size = 0, created = 0;
+  const char *name = get_string (o, "name"), *sha = get_string (o, "sha256");
+  const char *client = get_string (o, "client");
+  JsonNode *holders = json_object_get_member (o, "holders");
+  if (!get_uint (o, "id", &id) || !get_uint (o, "size", &size)
+      || !get_uint (o, "created_ms", &created) || !name || !is_sha256_hex (sha)
+      || !client || !holders || !JSON_NODE_HOLDS_ARRAY (holders)
+      || !minka_catalog_validate_name (name, NULL))
+    return FALSE;
+
+  MinkaFileRecord *r = g_new0 (MinkaFileRecord, 1);
+  r->id = id;
+  r->name = g_strdup (name);
+  r->size = size;
+  memcpy (r->sha256, sha, 65);
+  r->created_ms = (gint64) created;
+  r->client = g_strdup (client);
+  r->holders = g_array_new (FALSE, FALSE, sizeof (guint64));
+  JsonArray *arr = json_node_get_array (holders);
+  for (guint i = 0; i < json_array_get_length (arr); i++)
+    {
+      guint64 h = (guint64) json_array_get_int_element (arr, i);
+      g_array_append_val (r->holders, h);
+    }
+  g_tree_replace (catalog->files, &r->id, r);
+  catalog->total_bytes += size;
+  return TRUE;
+}
+
+static gboolean
+restore_session (MinkaCatalog *catalog, JsonNode *node)
+{
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return FALSE;
+  JsonObject *o = json_node_get_object (node);
+  const char *client = get_string (o, "client");
+  const char *message = get_string (o, "message");
+  guint64 seq = 0, index = 0, file_id = 0, code = 0;
+  JsonNode *ok = json_object_get_member (o, "ok");
+  if (!client || !message || !get_uint (o, "seq", &seq) || !get_uint (o, "index", &index)
+      || !get_uint (o, "file_id", &file_id) || !get_uint (o, "code", &code)
+      || !ok || !JSON_NODE_HOLDS_VALUE (ok)
+      || json_node_get_value_type (ok) != G_TYPE_BOOLEAN)
+    return FALSE;
+  Session *s = g_new0 (Session, 1);
+  s->last_seq = seq;
+  s->last_index = index;
+  s->last_result.ok = json_node_get_boolean (ok);
+  s->last_result.file_id = file_id;
+  s->last_result.error_code = (MinkaCatalogError) code;
+  s->last_result.error_message = message[0] ? g_strdup (message) : NULL;
+  g_hash_table_replace (catalog->sessions, g_strdup (client), s);
+  return TRUE;
+}
+
+static gboolean
+restore_array (MinkaCatalog *catalog, JsonObject *root, const char *member,
+               gboolean (*restore_one) (MinkaCatalog *, JsonNode *))
+{
+  JsonNode *node = json_object_get_member (root, member);
+  if (!node || !JSON_NODE_HOLDS_ARRAY (node))
+    return FALSE;
+  JsonArray *arr = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (arr); i++)
+    if (!restore_one (catalog, json_array_get_element (arr, i)))
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+minka_catalog_restore (MinkaCatalog *catalog, GBytes *snapshot, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  gsize len = 0;
+  const char *data = g_bytes_get_data (snapshot, &len);
+  g_autoptr (MinkaCatalog) fresh = minka_catalog_new ();
+  guint64 version = 0, applied = 0;
+
+  if (!data || len == 0 || memchr (data, '\0', len)
+      || !json_parser_load_from_data (parser, data, (gssize) len, NULL)
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    goto bad;
+  JsonObject *root = json_node_get_object (json_parser_get_root (parser));
+  if (!get_uint (root, "version", &version) || version != SNAPSHOT_VERSION
+      || !get_uint (root, "applied_index", &applied)
+      || !restore_array (fresh, root, "files", restore_file)
+      || !restore_array (fresh, root, "sessions", restore_session))
+    goto bad;
+
+  /* Swap the fresh state in only once everything parsed. */
+  MinkaCatalog tmp = *catalog;
+  *catalog = *fresh;
+  *fresh = tmp;
+  catalog->applied_index = applied;
+  g_clear_pointer (&catalog->digest, g_free);
+  return TRUE;
+
+bad:
+  g_set_error (error, MINKA_CATALOG_ERROR, MINKA_CATALOG_ERROR_MALFORMED,
+               _("The catalog snapshot is malformed"));
+  return FALSE;
+}

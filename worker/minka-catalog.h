@@ -1,0 +1,96 @@
+/* minka-catalog.h — the replicated catalog: Minka's Raft state machine.
+ *
+ * Every worker applies the same committed commands in the same order and so
+ * holds the same catalog: the files that exist (name, size, SHA-256 of the
+ * content-addressed blob, who holds it), plus a session table that makes
+ * client retries exactly-once. It is pure: no I/O, no clocks (times come
+ * inside the commands, chosen by the leader), no randomness. */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+#define MINKA_CATALOG_ERROR (minka_catalog_error_quark ())
+GQuark minka_catalog_error_quark (void);
+
+typedef enum {
+  MINKA_CATALOG_ERROR_MALFORMED,   /* not a valid command */
+  MINKA_CATALOG_ERROR_BAD_NAME,    /* empty, too long, path-like, control chars */
+  MINKA_CATALOG_ERROR_NOT_FOUND,   /* unknown file ID */
+  MINKA_CATALOG_ERROR_STALE,       /* an older request of a session: already applied */
+} MinkaCatalogError;
+
+#define MINKA_NAME_MAX 255
+
+typedef struct {
+  guint64 id;                      /* the log index that created it: unique forever */
+  char *name;                      /* names may repeat; IDs never do */
+  guint64 size;
+  char sha256[65];                 /* lowercase hex: the blob's address */
+  gint64 created_ms;               /* leader's wall clock at proposal, Unix ms */
+  char *client;                    /* client session that uploaded it */
+  GArray *holders;                 /* guint64 node IDs known to hold the blob */
+} MinkaFileRecord;
+
+typedef struct {
+  gboolean ok;
+  guint64 file_id;                 /* put_file: the new (or, on retry, original) ID */
+  MinkaCatalogError error_code;
+  char *error_message;             /* when !ok */
+} MinkaCatalogResult;
+
+void minka_catalog_result_clear (MinkaCatalogResult *result);
+
+typedef struct _MinkaCatalog MinkaCatalog;
+
+MinkaCatalog *minka_catalog_new (void);
+void minka_catalog_free (MinkaCatalog *catalog);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MinkaCatalog, minka_catalog_free)
+
+/* Commands: what the leader proposes (JSON, see docs/architecture.md). */
+GBytes *minka_catalog_command_put_file (const char *client, guint64 seq,
+                                        const char *name, guint64 size,
+                                        const char *sha256, gint64 created_ms,
+                                        const guint64 *holders, guint n_holders);
+GBytes *minka_catalog_command_delete_file (const char *client, guint64 seq,
+                                           guint64 file_id);
+
+/* Checks that a command would be accepted, without applying it (the leader
+ * calls it before proposing, so bad requests never reach the log). */
+gboolean minka_catalog_validate_name (const char *name, GError **error);
+
+/* Applies the committed command at log @index. Deterministic: the same
+ * sequence of (index, command) gives the same catalog everywhere. A command
+ * that fails (bad name, unknown ID) changes nothing but is still "applied";
+ * the result says why. */
+void minka_catalog_apply (MinkaCatalog *catalog, guint64 index, GBytes *command,
+                          MinkaCatalogResult *result);
+
+guint64 minka_catalog_applied_index (const MinkaCatalog *catalog);
+
+/* Look-ups. The returned records belong to the catalog. */
+const MinkaFileRecord *minka_catalog_lookup (const MinkaCatalog *catalog, guint64 id);
+/* Files sorted by ID (a new array of borrowed pointers). */
+GPtrArray *minka_catalog_list_files (const MinkaCatalog *catalog);
+/* Files with this exact name, newest first (borrowed pointers). */
+GPtrArray *minka_catalog_find_by_name (const MinkaCatalog *catalog, const char *name);
+/* Whether any file still refers to the blob (so it must be kept). */
+gboolean minka_catalog_blob_in_use (const MinkaCatalog *catalog, const char *sha256);
+guint minka_catalog_n_files (const MinkaCatalog *catalog);
+guint64 minka_catalog_total_bytes (const MinkaCatalog *catalog);
+
+/* SHA-256 (hex) over the catalog's content in a canonical order: equal on
+ * all workers that have applied the same commands. */
+const char *minka_catalog_digest (MinkaCatalog *catalog);
+
+/* Snapshots: the whole state (files, sessions, applied index) as bytes, and
+ * back. Restoring replaces everything. */
+GBytes *minka_catalog_snapshot (const MinkaCatalog *catalog);
+gboolean minka_catalog_restore (MinkaCatalog *catalog, GBytes *snapshot, GError **error);
+
+/* A file record as JSON (for the client protocol and the monitor). */
+JsonNode *minka_file_record_to_json (const MinkaFileRecord *record);
+
+G_END_DECLS
