@@ -12,6 +12,7 @@
 #include <glib/gstdio.h>
 
 #ifdef G_OS_WIN32
+#include <winsock2.h>
 #include <windows.h>
 #include <psapi.h>
 #include <io.h>
@@ -21,6 +22,9 @@
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <glib-unix.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -127,6 +131,43 @@ minka_terminate_pid (GPid pid, GError **error)
   return send_signal (pid, 15, error);
 #else
   return send_signal (pid, SIGTERM, error);
+#endif
+}
+
+void
+minka_socket_set_nodelay (GSocket *socket)
+{
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+}
+
+#ifdef G_OS_WIN32
+static GSourceFunc terminate_callback;
+static gpointer terminate_data;
+
+static gboolean
+call_terminate (gpointer unused)
+{
+  return terminate_callback (terminate_data);
+}
+
+static BOOL WINAPI
+on_console_ctrl (DWORD type)
+{
+  g_idle_add (call_terminate, NULL);
+  return TRUE;
+}
+#endif
+
+void
+minka_on_terminate (GSourceFunc callback, gpointer user_data)
+{
+#ifdef G_OS_WIN32
+  terminate_callback = callback;
+  terminate_data = user_data;
+  SetConsoleCtrlHandler (on_console_ctrl, TRUE);
+#else
+  g_unix_signal_add (SIGINT, callback, user_data);
+  g_unix_signal_add (SIGTERM, callback, user_data);
 #endif
 }
 

@@ -2,7 +2,7 @@
  * directly (POSIX or Win32). Everything else uses GLib/GIO. Keep it small. */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -22,6 +22,13 @@ gboolean minka_kill_pid (GPid pid, GError **error);
 
 /* Ask a process to shut down cleanly (SIGTERM; on Windows, hard kill). */
 gboolean minka_terminate_pid (GPid pid, GError **error);
+
+/* Turn off Nagle's algorithm: small Raft and request frames go out at once. */
+void minka_socket_set_nodelay (GSocket *socket);
+
+/* Calls @callback on the main context when the process is asked to stop
+ * (SIGINT/SIGTERM; Ctrl-C/close on Windows). */
+void minka_on_terminate (GSourceFunc callback, gpointer user_data);
 
 /* Number of logical processors available to this process. */
 guint minka_cpu_count (void);

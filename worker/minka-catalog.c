@@ -291,6 +291,7 @@ apply_delete_file (MinkaCatalog *catalog, JsonObject *cmd, MinkaCatalogResult *r
       return;
     }
   catalog->total_bytes -= record->size;
+  memcpy (result->deleted_sha256, record->sha256, sizeof result->deleted_sha256);
   g_tree_remove (catalog->files, &id);
   result->ok = TRUE;
   result->file_id = id;

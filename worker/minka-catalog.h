@@ -37,6 +37,7 @@ typedef struct {
 typedef struct {
   gboolean ok;
   guint64 file_id;                 /* put_file: the new (or, on retry, original) ID */
+  char deleted_sha256[65];         /* delete_file: the blob the file named ("" otherwise) */
   MinkaCatalogError error_code;
   char *error_message;             /* when !ok */
 } MinkaCatalogResult;

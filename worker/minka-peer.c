@@ -1,0 +1,778 @@
+/* minka-peer.c — control and bulk connections to one other worker. */
+#include "config.h"
+#include "minka-peer.h"
+#include "minka-auth.h"
+#include "minka-blob-io.h"
+#include "minka-frame.h"
+#include "minka-compat.h"
+
+#include <glib/gstdio.h>
+
+#include <string.h>
+
+#define BACKOFF_MIN_MS 20
+#define BACKOFF_MAX_MS 1000
+#define MAX_PENDING_RAFT 256       /* messages kept while (re)connecting */
+#define MAX_INFLIGHT_RAFT 4096     /* queued on a slow connection before dropping */
+#define CONNECT_TIMEOUT_S 2
+
+typedef enum {
+  BULK_PUSH_BLOB,
+  BULK_FETCH_BLOB,
+  BULK_PUSH_SNAPSHOT,
+} BulkKind;
+
+typedef struct {
+  BulkKind kind;
+  GTask *task;                      /* source object: none; data: this op */
+  MinkaBlobStore *store;
+  char *sha256;
+  guint64 size;
+  char *path;
+  guint64 index;
+  guint64 offset;
+  MinkaBlobWriter *writer;
+} BulkOp;
+
+struct _MinkaPeer
+{
+  int refs;
+  gboolean closed;
+  RaftNodeId id;
+  char *name;
+  char *address;
+  char *self_name;
+  GBytes *key;
+  GSocketClient *client;
+
+  MinkaFrameConnection *control;
+  gboolean control_connecting;
+  guint reconnect_source;
+  guint backoff_ms;
+  GQueue pending_raft;              /* GBytes*, while not connected */
+  guint inflight;
+  gint64 last_contact;
+
+  MinkaFrameConnection *bulk;
+  gboolean bulk_connecting;
+  GQueue bulk_ops;                  /* BulkOp*, head runs */
+  gboolean bulk_running;
+};
+
+static void control_connect (MinkaPeer *peer);
+static void bulk_run_next (MinkaPeer *peer);
+
+static MinkaPeer *
+peer_ref (MinkaPeer *peer)
+{
+  peer->refs++;
+  return peer;
+}
+
+static void
+peer_unref (MinkaPeer *peer)
+{
+  if (--peer->refs > 0)
+    return;
+  g_queue_clear_full (&peer->pending_raft, (GDestroyNotify) g_bytes_unref);
+  g_clear_object (&peer->client);
+  g_clear_pointer (&peer->key, g_bytes_unref);
+  g_free (peer->name);
+  g_free (peer->address);
+  g_free (peer->self_name);
+  g_free (peer);
+}
+
+MinkaPeer *
+minka_peer_new (RaftNodeId id, const char *name, const char *address,
+                const char *self_name, GBytes *key)
+{
+  MinkaPeer *peer = g_new0 (MinkaPeer, 1);
+  peer->refs = 1;
+  peer->id = id;
+  peer->name = g_strdup (name);
+  peer->address = g_strdup (address);
+  peer->self_name = g_strdup (self_name);
+  peer->key = key ? g_bytes_ref (key) : NULL;
+  peer->client = g_socket_client_new ();
+  g_socket_client_set_timeout (peer->client, CONNECT_TIMEOUT_S);
+  peer->backoff_ms = BACKOFF_MIN_MS;
+  g_queue_init (&peer->pending_raft);
+  g_queue_init (&peer->bulk_ops);
+  control_connect (peer);
+  return peer;
+}
+
+static void
+bulk_op_free (BulkOp *op)
+{
+  g_free (op->sha256);
+  g_free (op->path);
+  g_clear_pointer (&op->writer, minka_blob_writer_free);
+  g_free (op);
+}
+
+void
+minka_peer_free (MinkaPeer *peer)
+{
+  if (!peer)
+    return;
+  peer->closed = TRUE;
+  if (peer->reconnect_source)
+    g_source_remove (peer->reconnect_source);
+  if (peer->control)
+    minka_frame_connection_close (peer->control);
+  g_clear_object (&peer->control);
+  if (peer->bulk)
+    minka_frame_connection_close (peer->bulk);
+  g_clear_object (&peer->bulk);
+  /* Queued bulk operations that have not started fail now; a running one
+   * fails through its closed connection. */
+  BulkOp *op;
+  guint skip = peer->bulk_running ? 1 : 0;
+  while (g_queue_get_length (&peer->bulk_ops) > skip
+         && (op = g_queue_pop_tail (&peer->bulk_ops)))
+    {
+      g_task_return_new_error (op->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               "connection to %s closed", peer->name);
+      g_object_unref (op->task);
+    }
+  peer_unref (peer);
+}
+
+RaftNodeId minka_peer_get_id (MinkaPeer *peer) { return peer->id; }
+const char *minka_peer_get_name (MinkaPeer *peer) { return peer->name; }
+const char *minka_peer_get_address (MinkaPeer *peer) { return peer->address; }
+gboolean minka_peer_is_reachable (MinkaPeer *peer) { return peer->control != NULL; }
+gint64 minka_peer_last_contact (MinkaPeer *peer) { return peer->last_contact; }
+
+/* ---- connecting (shared by both links) ------------------------------------ */
+
+typedef void (*ConnectedFunc) (MinkaPeer *peer, MinkaFrameConnection *conn, GError *error);
+
+typedef struct {
+  MinkaPeer *peer;
+  MinkaFrameConnection *conn;
+  const char *channel;
+  ConnectedFunc done;
+} Connecting;
+
+static void
+connecting_finish (Connecting *c, GError *error)
+{
+  MinkaPeer *peer = c->peer;
+  if (peer->closed)
+    {
+      if (c->conn)
+        minka_frame_connection_close (c->conn);
+    }
+  else
+    c->done (peer, error ? NULL : c->conn, error);
+  g_clear_object (&c->conn);
+  peer_unref (peer);
+  g_free (c);
+}
+
+static void
+on_auth_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Connecting *c = user_data;
+  GError *error = NULL;
+  minka_auth_client_finish (MINKA_FRAME_CONNECTION (source), result, &error);
+  connecting_finish (c, error);
+  g_clear_error (&error);
+}
+
+static void
+on_socket_connected (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Connecting *c = user_data;
+  GError *error = NULL;
+  g_autoptr (GSocketConnection) sock =
+    g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (source), result, &error);
+  if (!sock || c->peer->closed)
+    {
+      connecting_finish (c, error);
+      g_clear_error (&error);
+      return;
+    }
+  minka_socket_set_nodelay (g_socket_connection_get_socket (sock));
+  c->conn = minka_frame_connection_new (G_IO_STREAM (sock));
+  g_autoptr (JsonObject) extra = json_object_new ();
+  json_object_set_string_member (extra, "node", c->peer->self_name);
+  json_object_set_string_member (extra, "channel", c->channel);
+  minka_auth_client_async (c->conn, MINKA_AUTH_ROLE_PEER, c->peer->key, extra, NULL,
+                           on_auth_done, c);
+}
+
+static void
+peer_connect (MinkaPeer *peer, const char *channel, ConnectedFunc done)
+{
+  Connecting *c = g_new0 (Connecting, 1);
+  c->peer = peer_ref (peer);
+  c->channel = channel;
+  c->done = done;
+  g_socket_client_connect_to_host_async (peer->client, peer->address, 0, NULL,
+                                         on_socket_connected, c);
+}
+
+/* ---- control link ------------------------------------------------------------- */
+
+static gboolean
+on_reconnect_timeout (gpointer user_data)
+{
+  MinkaPeer *peer = user_data;
+  peer->reconnect_source = 0;
+  control_connect (peer);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+control_lost (MinkaPeer *peer, MinkaFrameConnection *conn)
+{
+  if (peer->closed || peer->control != conn)
+    return;
+  g_message ("lost the connection to %s (%s)", peer->name, peer->address);
+  minka_frame_connection_close (peer->control);
+  g_clear_object (&peer->control);
+  peer->inflight = 0;
+  control_connect (peer);
+}
+
+static void
+on_control_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MinkaPeer *peer = user_data;
+  MinkaFrameConnection *conn = MINKA_FRAME_CONNECTION (source);
+  if (minka_frame_connection_send_finish (conn, result, NULL))
+    {
+      if (peer->inflight > 0)
+        peer->inflight--;
+      peer->last_contact = g_get_monotonic_time ();
+    }
+  else
+    control_lost (peer, conn);
+  peer_unref (peer);
+}
+
+static void
+control_send (MinkaPeer *peer, GBytes *encoded)
+{
+  if (peer->inflight >= MAX_INFLIGHT_RAFT)
+    return;                       /* the peer is not keeping up: Raft will resend */
+  g_autoptr (JsonObject) header = minka_frame_header_new ("RAFT");
+  peer->inflight++;
+  minka_frame_connection_send_async (peer->control, header, encoded, NULL,
+                                     on_control_sent, peer_ref (peer));
+}
+
+/* The control link is write-only; this read only notices the peer closing. */
+static void
+on_control_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MinkaPeer *peer = user_data;
+  MinkaFrameConnection *conn = MINKA_FRAME_CONNECTION (source);
+  g_autoptr (MinkaFrame) frame = minka_frame_connection_read_finish (conn, result, NULL);
+  if (!frame)
+    control_lost (peer, conn);
+  else if (!peer->closed && peer->control == conn)
+    minka_frame_connection_read_async (conn, NULL, on_control_read, peer_ref (peer));
+  peer_unref (peer);
+}
+
+static void
+on_control_connected (MinkaPeer *peer, MinkaFrameConnection *conn, GError *error)
+{
+  peer->control_connecting = FALSE;
+  if (!conn)
+    {
+      g_debug ("cannot reach %s (%s): %s", peer->name, peer->address, error->message);
+      peer->reconnect_source = g_timeout_add (peer->backoff_ms, on_reconnect_timeout, peer);
+      peer->backoff_ms = MIN (peer->backoff_ms * 2, BACKOFF_MAX_MS);
+      return;
+    }
+  g_message ("connected to %s (%s)", peer->name, peer->address);
+  peer->control = g_object_ref (conn);
+  peer->backoff_ms = BACKOFF_MIN_MS;
+  peer->last_contact = g_get_monotonic_time ();
+  minka_frame_connection_read_async (conn, NULL, on_control_read, peer_ref (peer));
+  GBytes *pending;
+  while ((pending = g_queue_pop_head (&peer->pending_raft)))
+    {
+      control_send (peer, pending);
+      g_bytes_unref (pending);
+    }
+}
+
+static void
+control_connect (MinkaPeer *peer)
+{
+  if (peer->closed || peer->control || peer->control_connecting || peer->reconnect_source)
+    return;
+  peer->control_connecting = TRUE;
+  peer_connect (peer, "control", on_control_connected);
+}
+
+void
+minka_peer_send_raft (MinkaPeer *peer, GBytes *encoded)
+{
+  if (peer->control)
+    {
+      control_send (peer, encoded);
+      return;
+    }
+  if (g_queue_get_length (&peer->pending_raft) >= MAX_PENDING_RAFT)
+    g_bytes_unref (g_queue_pop_head (&peer->pending_raft));
+  g_queue_push_tail (&peer->pending_raft, g_bytes_ref (encoded));
+  control_connect (peer);
+}
+
+/* ---- bulk link: one operation at a time ----------------------------------------- */
+
+static void
+bulk_op_done (MinkaPeer *peer, BulkOp *op, GError *error)
+{
+  g_assert (g_queue_peek_head (&peer->bulk_ops) == op);
+  g_queue_pop_head (&peer->bulk_ops);
+  peer->bulk_running = FALSE;
+  if (error)
+    {
+      /* After a failure the link's state is unknown: start afresh. */
+      if (peer->bulk)
+        minka_frame_connection_close (peer->bulk);
+      g_clear_object (&peer->bulk);
+      g_task_return_error (op->task, g_error_copy (error));
+    }
+  else
+    g_task_return_boolean (op->task, TRUE);
+  g_object_unref (op->task);
+  if (!peer->closed)
+    bulk_run_next (peer);
+}
+
+static void
+bulk_fail (MinkaPeer *peer, BulkOp *op, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+
+static void
+bulk_fail (MinkaPeer *peer, BulkOp *op, const char *fmt, ...)
+{
+  va_list args;
+  va_start (args, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, args);
+  va_end (args);
+  GError *error = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", peer->name, msg);
+  bulk_op_done (peer, op, error);
+  g_error_free (error);
+}
+
+/* Every bulk callback carries the peer; the op is always the queue head. */
+#define CURRENT_OP(peer) ((BulkOp *) g_queue_peek_head (&(peer)->bulk_ops))
+
+static gboolean
+bulk_alive (MinkaPeer *peer)
+{
+  if (peer->closed)
+    {
+      peer_unref (peer);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void bulk_start_op (MinkaPeer *peer, BulkOp *op);
+
+static void
+on_bulk_connected (MinkaPeer *peer, MinkaFrameConnection *conn, GError *error)
+{
+  peer->bulk_connecting = FALSE;
+  BulkOp *op = CURRENT_OP (peer);
+  if (!conn)
+    {
+      bulk_op_done (peer, op, error);
+      return;
+    }
+  peer->bulk = g_object_ref (conn);
+  minka_frame_connection_set_timeouts (conn, 0, 30000);
+  bulk_start_op (peer, op);
+}
+
+static void
+bulk_run_next (MinkaPeer *peer)
+{
+  BulkOp *op = g_queue_peek_head (&peer->bulk_ops);
+  if (!op || peer->bulk_running)
+    return;
+  peer->bulk_running = TRUE;
+  if (peer->bulk && !minka_frame_connection_is_closed (peer->bulk))
+    bulk_start_op (peer, op);
+  else
+    {
+      g_clear_object (&peer->bulk);
+      peer->bulk_connecting = TRUE;
+      peer_connect (peer, "bulk", on_bulk_connected);
+    }
+}
+
+static void
+bulk_enqueue (MinkaPeer *peer, BulkOp *op, GAsyncReadyCallback callback,
+              gpointer user_data, gpointer tag)
+{
+  op->task = g_task_new (NULL, NULL, callback, user_data);
+  g_task_set_source_tag (op->task, tag);
+  g_task_set_task_data (op->task, op, (GDestroyNotify) bulk_op_free);
+  if (peer->closed)
+    {
+      g_task_return_new_error (op->task, G_IO_ERROR, G_IO_ERROR_CLOSED, "peer closed");
+      g_object_unref (op->task);
+      return;
+    }
+  g_queue_push_tail (&peer->bulk_ops, op);
+  bulk_run_next (peer);
+}
+
+/* Sending: a request header, then the content in chunks, then an end frame. */
+
+static void bulk_send_next_chunk (MinkaPeer *peer);
+static void fetch_read_next (MinkaPeer *peer);
+
+static void
+bulk_send (MinkaPeer *peer, JsonObject *header, GBytes *body, GAsyncReadyCallback cb)
+{
+  minka_frame_connection_send_async (peer->bulk, header, body, NULL, cb, peer_ref (peer));
+}
+
+static void
+bulk_read (MinkaPeer *peer, GAsyncReadyCallback cb)
+{
+  minka_frame_connection_read_async (peer->bulk, NULL, cb, peer_ref (peer));
+}
+
+static const char *
+frame_error_message (const MinkaFrame *frame)
+{
+  const char *msg = json_object_get_string_member_with_default (frame->header, "message", NULL);
+  return msg ? msg : minka_frame_get_frame_type (frame);
+}
+
+static void
+on_final_reply (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MinkaPeer *peer = user_data;
+  GError *error = NULL;
+  g_autoptr (MinkaFrame) frame =
+    minka_frame_connection_read_finish (MINKA_FRAME_CONNECTION (source), result, &error);
+  if (!bulk_alive (peer))
+    {
+      g_clear_error (&error);
+      return;
+    }
+  BulkOp *op = CURRENT_OP (peer);
+  const char *want = op->kind == BULK_PUSH_BLOB ? "BLOB_STORED" : "SNAPSHOT_OK";
+  if (!frame)
+    bulk_op_done (peer, op, error);
+  else if (strcmp (minka_frame_get_frame_type (frame), want) != 0)
+    bulk_fail (peer, op, "%s", frame_error_message (frame));
+  else
+    bulk_op_done (peer, op, NULL);
+  g_clear_error (&error);
+  peer_unref (peer);
+}
+
+static void
+on_end_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MinkaPeer *peer = user_data;
+  GError *error = NULL;
+  gboolean ok = minka_frame_connection_send_finish (MINKA_FRAME_CONNECTION (source), result, &error);
+  if (!bulk_alive (peer))
+    {
+      g_clear_error (&error);
+      return;
+    }
+  if (ok)
+    bulk_read (peer, on_final_reply);
+  else
+    bulk_op_done (peer, CURRENT_OP (peer), error);
+  g_clear_error (&error);
+  peer_unref (peer);
+}
+
+static void
+on_chunk_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MinkaPeer *peer = user_data;
+  GError *error = NULL;
+  gboolean ok = minka_frame_connection_send_finish (MINKA_FRAME_CONNECTION (source), result, &error);
+  if (!bulk_alive (peer))
+    {
+      g_clear_error (&error);
+      return;
+    }
+  if (ok)
+    bulk_send_next_chunk (peer);
+  else
+    bulk_op_done (peer, CURRENT_OP (peer), error);
+  g_clear_error (&error);
+  peer_unref (peer);
+}
+
+static void
+on_chunk_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MinkaPeer *peer = user_data;
+  GError *error = NULL;
+  BulkOp *op = peer->closed ? NULL : CURRENT_OP (peer);
+  g_autoptr (GBytes) chunk = op && op->kind == BULK_PUSH_SNAPSHOT
+    ? minka_path_io_read_finish (result, &error)
+    : minka_blob_io_read_finish (result, &error);
+  if (!bulk_alive (peer))
+    {
+      g_clear_error (&error);
+      return;
+    }
+  if (!chunk || g_bytes_get_size (chunk) == 0)
+    {
+      if (!error)
+        error = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, "%s shrank while being sent",
+                             op->kind == BULK_PUSH_SNAPSHOT ? op->path : op->sha256);
+      bulk_op_done (peer, op, error);
+      g_error_free (error);
+      peer_unref (peer);
+      return;
+    }
+  op->offset += g_bytes_get_size (chunk);
+  g_autoptr (JsonObject) header =
+    minka_frame_header_new (op->kind == BULK_PUSH_SNAPSHOT ? "SNAPSHOT_DATA" : "BLOB_DATA");
+  bulk_send (peer, header, chunk, on_chunk_sent);
+  peer_unref (peer);
+}
+
+static void
+bulk_send_next_chunk (MinkaPeer *peer)
+{
+  BulkOp *op = CURRENT_OP (peer);
+  if (op->offset >= op->size)
+    {
+      g_autoptr (JsonObject) end =
+        minka_frame_header_new (op->kind == BULK_PUSH_SNAPSHOT ? "SNAPSHOT_END" : "BLOB_END");
+      bulk_send (peer, end, NULL, on_end_sent);
+      return;
+    }
+  gsize want = (gsize) MIN ((guint64) MINKA_CHUNK_SIZE, op->size - op->offset);
+  if (op->kind == BULK_PUSH_SNAPSHOT)
+    minka_path_io_read_async (op->path, op->offset, want, on_chunk_read, peer_ref (peer));
+  else
+    minka_blob_io_read_async (op->store, op->sha256, op->offset, want, NULL,
+                              on_chunk_read, peer_ref (peer));
+}
+
+/* Push: the receiver first says whether it wants the content. */
+static void
+on_push_answer (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MinkaPeer *peer = user_data;
+  GError *error = NULL;
+  g_autoptr (MinkaFrame) frame =
+    minka_frame_connection_read_finish (MINKA_FRAME_CONNECTION (source), result, &error);
+  if (!bulk_alive (peer))
+    {
+      g_clear_error (&error);
+      return;
+    }
+  BulkOp *op = CURRENT_OP (peer);
+  const char *type = frame ? minka_frame_get_frame_type (frame) : NULL;
+  if (!frame)
+    bulk_op_done (peer, op, error);
+  else if (g_strcmp0 (type, "BLOB_STORED") == 0)
+    bulk_op_done (peer, op, NULL);             /* it already had the blob */
+  else if (g_strcmp0 (type, "BLOB_READY") == 0 || g_strcmp0 (type, "SNAPSHOT_READY") == 0)
+    bulk_send_next_chunk (peer);
+  else
+    bulk_fail (peer, op, "%s", frame_error_message (frame));
+  g_clear_error (&error);
+  peer_unref (peer);
+}
+
+static void
+on_request_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MinkaPeer *peer = user_data;
+  GError *error = NULL;
+  gboolean ok = minka_frame_connection_send_finish (MINKA_FRAME_CONNECTION (source), result, &error);
+  if (!bulk_alive (peer))
+    {
+      g_clear_error (&error);
+      return;
+    }
+  BulkOp *op = CURRENT_OP (peer);
+  if (!ok)
+    bulk_op_done (peer, op, error);
+  else if (op->kind == BULK_FETCH_BLOB)
+    fetch_read_next (peer);
+  else
+    bulk_read (peer, on_push_answer);
+  g_clear_error (&error);
+  peer_unref (peer);
+}
+
+/* Fetch: BLOB_OK {size}, BLOB_DATA…, BLOB_END, written through a blob writer. */
+
+static void
+on_fetch_finished (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MinkaPeer *peer = user_data;
+  GError *error = NULL;
+  g_autofree char *name = minka_blob_io_finish_finish (result, &error);
+  if (!bulk_alive (peer))
+    {
+      g_clear_error (&error);
+      return;
+    }
+  BulkOp *op = CURRENT_OP (peer);
+  g_clear_pointer (&op->writer, minka_blob_writer_free);
+  bulk_op_done (peer, op, error);
+  g_clear_error (&error);
+  peer_unref (peer);
+}
+
+static void
+on_fetch_written (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MinkaPeer *peer = user_data;
+  GError *error = NULL;
+  gboolean ok = minka_blob_io_write_finish (result, &error);
+  if (!bulk_alive (peer))
+    {
+      g_clear_error (&error);
+      return;
+    }
+  if (ok)
+    fetch_read_next (peer);
+  else
+    bulk_op_done (peer, CURRENT_OP (peer), error);
+  g_clear_error (&error);
+  peer_unref (peer);
+}
+
+static void
+on_fetch_frame (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MinkaPeer *peer = user_data;
+  GError *error = NULL;
+  g_autoptr (MinkaFrame) frame =
+    minka_frame_connection_read_finish (MINKA_FRAME_CONNECTION (source), result, &error);
+  if (!bulk_alive (peer))
+    {
+      g_clear_error (&error);
+      return;
+    }
+  BulkOp *op = CURRENT_OP (peer);
+  const char *type = frame ? minka_frame_get_frame_type (frame) : NULL;
+  if (!frame)
+    bulk_op_done (peer, op, error);
+  else if (g_strcmp0 (type, "BLOB_OK") == 0 && !op->writer)
+    {
+      gint64 size = json_object_get_int_member_with_default (frame->header, "size", -1);
+      op->writer = minka_blob_writer_new (op->store, op->sha256, size, &error);
+      if (op->writer)
+        fetch_read_next (peer);
+      else
+        bulk_op_done (peer, op, error);
+    }
+  else if (g_strcmp0 (type, "BLOB_DATA") == 0 && op->writer && frame->body)
+    minka_blob_io_write_async (op->writer, frame->body, NULL, on_fetch_written, peer_ref (peer));
+  else if (g_strcmp0 (type, "BLOB_DATA") == 0 && op->writer)
+    fetch_read_next (peer);
+  else if (g_strcmp0 (type, "BLOB_END") == 0 && op->writer)
+    minka_blob_io_finish_async (op->writer, NULL, on_fetch_finished, peer_ref (peer));
+  else
+    bulk_fail (peer, op, "%s", frame_error_message (frame));
+  g_clear_error (&error);
+  peer_unref (peer);
+}
+
+static void
+fetch_read_next (MinkaPeer *peer)
+{
+  bulk_read (peer, on_fetch_frame);
+}
+
+static void
+bulk_start_op (MinkaPeer *peer, BulkOp *op)
+{
+  g_autoptr (JsonObject) header = NULL;
+  switch (op->kind)
+    {
+    case BULK_PUSH_BLOB:
+      header = minka_frame_header_new ("BLOB_PUSH");
+      json_object_set_string_member (header, "sha256", op->sha256);
+      json_object_set_int_member (header, "size", (gint64) op->size);
+      break;
+    case BULK_FETCH_BLOB:
+      header = minka_frame_header_new ("BLOB_FETCH");
+      json_object_set_string_member (header, "sha256", op->sha256);
+      break;
+    case BULK_PUSH_SNAPSHOT:
+      header = minka_frame_header_new ("SNAPSHOT_PUSH");
+      json_object_set_int_member (header, "index", (gint64) op->index);
+      json_object_set_int_member (header, "size", (gint64) op->size);
+      break;
+    }
+  bulk_send (peer, header, NULL, on_request_sent);
+}
+
+/* ---- public bulk operations ----------------------------------------------------- */
+
+void
+minka_peer_push_blob_async (MinkaPeer *peer, MinkaBlobStore *store, const char *sha256,
+                            guint64 size, GAsyncReadyCallback callback, gpointer user_data)
+{
+  BulkOp *op = g_new0 (BulkOp, 1);
+  op->kind = BULK_PUSH_BLOB;
+  op->store = store;
+  op->sha256 = g_strdup (sha256);
+  op->size = size;
+  bulk_enqueue (peer, op, callback, user_data, minka_peer_push_blob_async);
+}
+
+gboolean
+minka_peer_push_blob_finish (MinkaPeer *peer, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+minka_peer_fetch_blob_async (MinkaPeer *peer, MinkaBlobStore *store, const char *sha256,
+                             GAsyncReadyCallback callback, gpointer user_data)
+{
+  BulkOp *op = g_new0 (BulkOp, 1);
+  op->kind = BULK_FETCH_BLOB;
+  op->store = store;
+  op->sha256 = g_strdup (sha256);
+  bulk_enqueue (peer, op, callback, user_data, minka_peer_fetch_blob_async);
+}
+
+gboolean
+minka_peer_fetch_blob_finish (MinkaPeer *peer, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+minka_peer_push_snapshot_async (MinkaPeer *peer, const char *path, guint64 index,
+                                GAsyncReadyCallback callback, gpointer user_data)
+{
+  BulkOp *op = g_new0 (BulkOp, 1);
+  op->kind = BULK_PUSH_SNAPSHOT;
+  op->path = g_strdup (path);
+  op->index = index;
+  GStatBuf st;
+  op->size = g_stat (path, &st) == 0 ? (guint64) st.st_size : 0;
+  bulk_enqueue (peer, op, callback, user_data, minka_peer_push_snapshot_async);
+}
+
+gboolean
+minka_peer_push_snapshot_finish (MinkaPeer *peer, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

@@ -1,0 +1,816 @@
+/* minka-worker-files.c — file bytes beside the log: client uploads to the
+ * leader, pushing blobs to followers until a majority holds them durably,
+ * proposing the FILE entry, downloads, and fetching blobs a worker lacks.
+ * Every disk operation runs off the main loop (minka-blob-io). */
+#include "config.h"
+#include "minka-worker-private.h"
+#include "minka-blob-io.h"
+
+#include <string.h>
+#include <glib/gi18n-lib.h>
+
+#define MAX_FILE_SIZE (G_GUINT64_CONSTANT (1) << 40)     /* 1 TiB */
+#define FETCH_RETRY_MS 500
+
+/* ---- uploads (leader) ------------------------------------------------------------ */
+
+typedef struct {
+  int refs;
+  MinkaWorker *worker;
+  MinkaConn *conn;
+  guint64 handle;
+  char *name;
+  char *client;
+  guint64 seq;
+  guint64 size;
+  guint64 received;
+  MinkaBlobWriter *writer;
+  char *sha256;
+  JsonObject *end_request;         /* PUT_END, answered at the end */
+  GArray *holders;                 /* RaftNodeId that hold the blob durably */
+  guint pushes_pending;
+  guint needed;                    /* majority of the membership */
+  gboolean proposed;
+  gboolean finished;               /* replied (or the connection is gone) */
+} Upload;
+
+/* Per client connection: its uploads by handle. */
+typedef struct {
+  GHashTable *uploads;             /* guint64* → Upload* */
+  guint64 next_handle;
+} ClientState;
+
+static Upload *
+upload_ref (Upload *u)
+{
+  u->refs++;
+  return u;
+}
+
+static void
+upload_unref (Upload *u)
+{
+  if (--u->refs > 0)
+    return;
+  g_clear_pointer (&u->writer, minka_blob_writer_free);
+  g_clear_pointer (&u->end_request, json_object_unref);
+  g_array_unref (u->holders);
+  minka_conn_unref (u->conn);
+  g_free (u->name);
+  g_free (u->client);
+  g_free (u->sha256);
+  g_free (u);
+}
+
+static void
+upload_forget (Upload *u)
+{
+  ClientState *state = minka_conn_get_data (u->conn);
+  if (state)
+    g_hash_table_remove (state->uploads, &u->handle);
+}
+
+static void
+upload_fail (Upload *u, JsonObject *request, const char *code, const char *message)
+{
+  if (u->finished)
+    return;
+  u->finished = TRUE;
+  if (!minka_conn_is_closed (u->conn))
+    minka_conn_send_error (u->conn, request ? request : u->end_request, code, message);
+  upload_forget (u);
+}
+
+static void
+client_state_free (ClientState *state)
+{
+  /* The connection is gone: mark its uploads finished so late callbacks
+   * neither reply nor propose. */
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, state->uploads);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    ((Upload *) value)->finished = TRUE;
+  g_hash_table_destroy (state->uploads);
+  g_free (state);
+}
+
+static ClientState *
+client_state (MinkaConn *conn)
+{
+  ClientState *state = minka_conn_get_data (conn);
+  if (!state)
+    {
+      state = g_new0 (ClientState, 1);
+      state->uploads = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                              (GDestroyNotify) upload_unref);
+      minka_conn_set_data (conn, state, (GDestroyNotify) client_state_free);
+    }
+  return state;
+}
+
+static Upload *
+find_upload (MinkaConn *conn, JsonObject *header)
+{
+  ClientState *state = client_state (conn);
+  gint64 handle = json_object_get_int_member_with_default (header, "upload", -1);
+  return handle < 0 ? NULL : g_hash_table_lookup (state->uploads, &handle);
+}
+
+static gboolean
+put_begin (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
+{
+  if (!minka_worker_is_leader (worker))
+    {
+      minka_worker_reply_not_leader (worker, conn, req);
+      return TRUE;
+    }
+  const char *name = json_object_get_string_member_with_default (req, "name", NULL);
+  const char *client = json_object_get_string_member_with_default (req, "client", "");
+  gint64 size = json_object_get_int_member_with_default (req, "size", -1);
+  gint64 seq = json_object_get_int_member_with_default (req, "seq", 0);
+  GError *error = NULL;
+  if (size < 0 || (guint64) size > MAX_FILE_SIZE || seq < 0)
+    {
+      minka_conn_send_error (conn, req, "bad_request", _("PUT_BEGIN needs a size and a sequence number"));
+      return TRUE;
+    }
+  if (!minka_catalog_validate_name (name, &error))
+    {
+      minka_conn_send_error (conn, req, "bad_name", error->message);
+      g_error_free (error);
+      return TRUE;
+    }
+  MinkaBlobWriter *writer = minka_blob_writer_new (worker->blobs, NULL, size, &error);
+  if (!writer)
+    {
+      minka_conn_send_error (conn, req, "internal", error->message);
+      g_error_free (error);
+      return TRUE;
+    }
+
+  ClientState *state = client_state (conn);
+  Upload *u = g_new0 (Upload, 1);
+  u->refs = 1;
+  u->worker = worker;
+  u->conn = minka_conn_ref (conn);
+  u->handle = ++state->next_handle;
+  u->name = g_strdup (name);
+  u->client = g_strdup (client);
+  u->seq = (guint64) seq;
+  u->size = (guint64) size;
+  u->writer = writer;
+  u->holders = g_array_new (FALSE, FALSE, sizeof (RaftNodeId));
+  guint64 *key = g_new (guint64, 1);
+  *key = u->handle;
+  g_hash_table_insert (state->uploads, key, u);
+
+  g_autoptr (JsonObject) reply = minka_frame_header_new_reply (req, "PUT_READY");
+  json_object_set_int_member (reply, "upload", (gint64) u->handle);
+  minka_conn_send (conn, reply, NULL, NULL, NULL);
+  return TRUE;
+}
+
+static void
+on_chunk_written (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Upload *u = user_data;
+  GError *error = NULL;
+  if (!minka_blob_io_write_finish (result, &error))
+    {
+      upload_fail (u, NULL, "internal", error->message);
+      g_error_free (error);
+    }
+  minka_conn_resume (u->conn);
+  upload_unref (u);
+}
+
+static gboolean
+put_data (MinkaWorker *worker, MinkaConn *conn, MinkaFrame *frame)
+{
+  Upload *u = find_upload (conn, frame->header);
+  if (!u || u->finished || !u->writer)
+    {
+      minka_conn_send_error (conn, frame->header, "bad_request", _("Unknown upload"));
+      return TRUE;
+    }
+  gsize len = frame->body ? g_bytes_get_size (frame->body) : 0;
+  if (u->received + len > u->size)
+    {
+      upload_fail (u, frame->header, "too_large", _("More bytes than the announced size"));
+      return TRUE;
+    }
+  if (len == 0)
+    return TRUE;
+  u->received += len;
+  worker->upload_bytes += len;
+  /* Pause reading until the chunk is written: backpressure to the client. */
+  minka_blob_io_write_async (u->writer, frame->body, NULL, on_chunk_written, upload_ref (u));
+  return FALSE;
+}
+
+static void
+on_put_committed (gpointer user_data, const GError *error, gpointer result)
+{
+  Upload *u = user_data;
+  MinkaCatalogResult *res = result;
+  if (error)
+    upload_fail (u, NULL, "unavailable", error->message);
+  else if (!res->ok)
+    upload_fail (u, NULL, res->error_code == MINKA_CATALOG_ERROR_BAD_NAME ? "bad_name" : "stale",
+                 res->error_message);
+  else if (!u->finished)
+    {
+      u->finished = TRUE;
+      const MinkaFileRecord *record = minka_catalog_lookup (u->worker->catalog, res->file_id);
+      g_autoptr (JsonObject) reply = minka_frame_header_new_reply (u->end_request, "PUT_OK");
+      if (record)
+        json_object_set_member (reply, "file", minka_file_record_to_json (record));
+      else
+        {
+          /* Deleted in the meantime (or a retry of a deleted file). */
+          JsonObject *file = json_object_new ();
+          json_object_set_int_member (file, "id", (gint64) res->file_id);
+          json_object_set_object_member (reply, "file", file);
+        }
+      /* The committed index: a client reads its own write anywhere by asking
+       * a worker to have applied at least this much (LIST min_index). */
+      json_object_set_int_member (reply, "index", (gint64) res->file_id);
+      if (!minka_conn_is_closed (u->conn))
+        minka_conn_send (u->conn, reply, NULL, NULL, NULL);
+      u->worker->uploads++;
+      upload_forget (u);
+    }
+  upload_unref (u);
+}
+
+static void
+upload_propose (Upload *u)
+{
+  MinkaWorker *worker = u->worker;
+  GError *error = NULL;
+  u->proposed = TRUE;
+  g_autoptr (GBytes) command =
+    minka_catalog_command_put_file (u->client, u->seq, u->name, u->size, u->sha256,
+                                    g_get_real_time () / 1000,
+                                    (const guint64 *) u->holders->data, u->holders->len);
+  if (!minka_node_propose (worker->node, command, on_put_committed, upload_ref (u), &error))
+    {
+      upload_unref (u);
+      upload_fail (u, NULL, "unavailable", error->message);
+      g_error_free (error);
+    }
+}
+
+typedef struct {
+  Upload *upload;
+  RaftNodeId peer;
+} Push;
+
+static void
+on_blob_pushed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Push *push = user_data;
+  Upload *u = push->upload;
+  GError *error = NULL;
+  u->pushes_pending--;
+  if (minka_peer_push_blob_finish (NULL, result, &error))
+    g_array_append_val (u->holders, push->peer);
+  else
+    {
+      g_debug ("pushing %s: %s", u->sha256, error->message);
+      g_error_free (error);
+    }
+  if (!u->proposed && !u->finished)
+    {
+      if (u->holders->len >= u->needed)
+        upload_propose (u);
+      else if (u->holders->len + u->pushes_pending < u->needed)
+        upload_fail (u, NULL, "unavailable",
+                     _("Not enough workers could store the file; try again"));
+    }
+  upload_unref (u);
+  g_free (push);
+}
+
+/* The blob is durable here: make a majority hold it, then propose. */
+static void
+upload_replicate (Upload *u)
+{
+  MinkaWorker *worker = u->worker;
+  const RaftConfig *members = raft_node_config (minka_node_raft (worker->node));
+  u->needed = members->n_nodes / 2 + 1;
+  g_array_append_val (u->holders, worker->id);
+  for (guint i = 0; i < members->n_nodes; i++)
+    {
+      MinkaPeer *peer = g_hash_table_lookup (worker->peers, &members->ids[i]);
+      if (!peer)
+        continue;
+      Push *push = g_new0 (Push, 1);
+      push->upload = upload_ref (u);
+      push->peer = members->ids[i];
+      u->pushes_pending++;
+      minka_peer_push_blob_async (peer, worker->blobs, u->sha256, u->size,
+                                  on_blob_pushed, push);
+    }
+  if (u->holders->len >= u->needed)
+    upload_propose (u);
+  else if (u->pushes_pending + u->holders->len < u->needed)
+    upload_fail (u, NULL, "unavailable", _("Not enough workers to store the file"));
+}
+
+static void
+on_upload_stored (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Upload *u = user_data;
+  GError *error = NULL;
+  char *name = minka_blob_io_finish_finish (result, &error);
+  g_clear_pointer (&u->writer, minka_blob_writer_free);
+  const char *expected = json_object_get_string_member_with_default (u->end_request, "sha256", NULL);
+  if (!name)
+    {
+      upload_fail (u, NULL, g_error_matches (error, MINKA_BLOB_ERROR, MINKA_BLOB_ERROR_NO_SPACE)
+                   ? "internal" : "bad_request", error->message);
+      g_error_free (error);
+    }
+  else if (expected && strcmp (expected, name) != 0)
+    {
+      upload_fail (u, NULL, "checksum",
+                   _("The uploaded bytes do not match the SHA-256 the client sent"));
+      g_free (name);
+    }
+  else if (!u->finished)
+    {
+      u->sha256 = name;
+      if (minka_worker_is_leader (u->worker))
+        upload_replicate (u);
+      else
+        upload_fail (u, NULL, "unavailable", _("This worker lost the leadership; try again"));
+    }
+  else
+    g_free (name);
+  upload_unref (u);
+}
+
+static gboolean
+put_end (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
+{
+  Upload *u = find_upload (conn, req);
+  if (!u || u->finished || !u->writer || u->end_request)
+    {
+      minka_conn_send_error (conn, req, "bad_request", _("Unknown upload"));
+      return TRUE;
+    }
+  u->end_request = json_object_ref (req);
+  if (u->received != u->size)
+    {
+      g_autofree char *msg = g_strdup_printf (_("Received %" G_GUINT64_FORMAT " bytes of %"
+                                                G_GUINT64_FORMAT), u->received, u->size);
+      upload_fail (u, req, "bad_request", msg);
+      return TRUE;
+    }
+  minka_blob_io_finish_async (u->writer, NULL, on_upload_stored, upload_ref (u));
+  return TRUE;
+}
+
+/* ---- downloads (any worker holding the blob) ---------------------------------------- */
+
+typedef struct {
+  MinkaWorker *worker;
+  MinkaConn *conn;
+  JsonNode *id;
+  char *sha256;
+  guint64 size;
+  guint64 offset;
+} Download;
+
+static void
+download_free (Download *d)
+{
+  minka_conn_unref (d->conn);
+  json_node_unref (d->id);
+  g_free (d->sha256);
+  g_free (d);
+}
+
+static JsonObject *
+download_header (Download *d, const char *type)
+{
+  JsonObject *h = minka_frame_header_new (type);
+  json_object_set_member (h, "id", json_node_copy (d->id));
+  return h;
+}
+
+static void download_next (Download *d);
+
+static void
+on_download_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Download *d = user_data;
+  if (!minka_frame_connection_send_finish (MINKA_FRAME_CONNECTION (source), result, NULL))
+    download_free (d);
+  else
+    download_next (d);
+}
+
+static void
+on_download_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Download *d = user_data;
+  GError *error = NULL;
+  g_autoptr (GBytes) chunk = minka_blob_io_read_finish (result, &error);
+  if (!chunk || g_bytes_get_size (chunk) == 0 || minka_conn_is_closed (d->conn))
+    {
+      /* The reply already started: all we can do is close the stream. */
+      g_warning ("download of %s failed: %s", d->sha256, error ? error->message : "short file");
+      g_clear_error (&error);
+      minka_conn_close (d->conn);
+      download_free (d);
+      return;
+    }
+  d->offset += g_bytes_get_size (chunk);
+  g_autoptr (JsonObject) h = download_header (d, "GET_DATA");
+  minka_conn_send (d->conn, h, chunk, on_download_sent, d);
+}
+
+static void
+download_next (Download *d)
+{
+  if (minka_conn_is_closed (d->conn))
+    {
+      download_free (d);
+      return;
+    }
+  if (d->offset >= d->size)
+    {
+      g_autoptr (JsonObject) h = download_header (d, "GET_END");
+      minka_conn_send (d->conn, h, NULL, NULL, NULL);
+      download_free (d);
+      return;
+    }
+  minka_blob_io_read_async (d->worker->blobs, d->sha256, d->offset,
+                            (gsize) MIN ((guint64) MINKA_CHUNK_SIZE, d->size - d->offset),
+                            NULL, on_download_read, d);
+}
+
+static const MinkaFileRecord *
+find_record (MinkaWorker *worker, JsonObject *req)
+{
+  gint64 id = json_object_get_int_member_with_default (req, "file", -1);
+  if (id >= 0)
+    return minka_catalog_lookup (worker->catalog, (guint64) id);
+  const char *name = json_object_get_string_member_with_default (req, "name", NULL);
+  if (!name)
+    return NULL;
+  g_autoptr (GPtrArray) same = minka_catalog_find_by_name (worker->catalog, name);
+  return same->len > 0 ? same->pdata[0] : NULL;
+}
+
+static gboolean
+get_file (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
+{
+  const MinkaFileRecord *record = find_record (worker, req);
+  if (!record)
+    {
+      minka_conn_send_error (conn, req, "not_found", _("No such file"));
+      return TRUE;
+    }
+  if (!minka_blob_store_has (worker->blobs, record->sha256))
+    {
+      minka_worker_files_ensure_blob (worker, record);
+      minka_conn_send_error (conn, req, "unavailable",
+                             _("This worker is still fetching the file; try again or ask another worker"));
+      return TRUE;
+    }
+  g_autoptr (JsonObject) reply = minka_frame_header_new_reply (req, "GET_OK");
+  json_object_set_member (reply, "file", minka_file_record_to_json (record));
+  minka_conn_send (conn, reply, NULL, NULL, NULL);
+
+  Download *d = g_new0 (Download, 1);
+  d->worker = worker;
+  d->conn = minka_conn_ref (conn);
+  d->id = json_node_copy (json_object_get_member (req, "id"));
+  if (!d->id)
+    d->id = json_node_init_int (json_node_alloc (), -1);
+  d->sha256 = g_strdup (record->sha256);
+  d->size = record->size;
+  download_next (d);
+  return TRUE;
+}
+
+gboolean
+minka_worker_files_client_frame (MinkaWorker *worker, MinkaConn *conn, MinkaFrame *frame)
+{
+  const char *type = minka_frame_get_frame_type (frame);
+  if (strcmp (type, "PUT_BEGIN") == 0)
+    return put_begin (worker, conn, frame->header);
+  if (strcmp (type, "PUT_DATA") == 0)
+    return put_data (worker, conn, frame);
+  if (strcmp (type, "PUT_END") == 0)
+    return put_end (worker, conn, frame->header);
+  if (strcmp (type, "GET") == 0)
+    return get_file (worker, conn, frame->header);
+  minka_conn_send_error (conn, frame->header, "bad_request", _("Unknown request"));
+  return TRUE;
+}
+
+/* ---- blobs pushed by the leader (bulk link) ----------------------------------------- */
+
+/* One blob being received on a bulk link. Refcounted: a write running on
+ * a thread keeps it alive even if the link closes meanwhile. */
+typedef struct {
+  int refs;
+  MinkaBlobWriter *writer;
+  char *sha256;
+  MinkaConn *conn;
+} Receive;
+
+static Receive *
+receive_ref (Receive *r)
+{
+  g_atomic_int_inc (&r->refs);
+  return r;
+}
+
+static void
+receive_unref (Receive *r)
+{
+  if (!g_atomic_int_dec_and_test (&r->refs))
+    return;
+  g_clear_pointer (&r->writer, minka_blob_writer_free);
+  minka_conn_unref (r->conn);
+  g_free (r->sha256);
+  g_free (r);
+}
+
+static void
+bulk_reply (MinkaConn *conn, const char *type, const char *sha256)
+{
+  g_autoptr (JsonObject) h = minka_frame_header_new (type);
+  json_object_set_string_member (h, "sha256", sha256);
+  minka_conn_send (conn, h, NULL, NULL, NULL);
+}
+
+static void
+on_receive_written (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Receive *r = user_data;
+  GError *error = NULL;
+  if (!minka_blob_io_write_finish (result, &error))
+    {
+      minka_conn_send_error (r->conn, NULL, "internal", error->message);
+      g_error_free (error);
+      minka_conn_close (r->conn);
+    }
+  minka_conn_resume (r->conn);
+  receive_unref (r);
+}
+
+static void
+on_receive_stored (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Receive *r = user_data;
+  GError *error = NULL;
+  g_autofree char *name = minka_blob_io_finish_finish (result, &error);
+  g_clear_pointer (&r->writer, minka_blob_writer_free);
+  if (name)
+    bulk_reply (r->conn, "BLOB_STORED", name);
+  else
+    {
+      minka_conn_send_error (r->conn, NULL, "checksum", error->message);
+      g_error_free (error);
+    }
+  minka_conn_resume (r->conn);
+  receive_unref (r);
+}
+
+static void
+on_fetch_reply_sent (GObject *source, GAsyncResult *result, gpointer user_data);
+
+typedef struct {
+  MinkaWorker *worker;
+  MinkaConn *conn;
+  char *sha256;
+  guint64 size;
+  guint64 offset;
+} Serve;
+
+static void serve_next (Serve *s);
+
+static void
+serve_free (Serve *s)
+{
+  minka_conn_resume (s->conn);
+  minka_conn_unref (s->conn);
+  g_free (s->sha256);
+  g_free (s);
+}
+
+static void
+on_serve_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Serve *s = user_data;
+  g_autoptr (GBytes) chunk = minka_blob_io_read_finish (result, NULL);
+  if (!chunk || g_bytes_get_size (chunk) == 0)
+    {
+      minka_conn_close (s->conn);
+      serve_free (s);
+      return;
+    }
+  s->offset += g_bytes_get_size (chunk);
+  g_autoptr (JsonObject) h = minka_frame_header_new ("BLOB_DATA");
+  minka_conn_send (s->conn, h, chunk, on_fetch_reply_sent, s);
+}
+
+static void
+on_fetch_reply_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Serve *s = user_data;
+  if (!minka_frame_connection_send_finish (MINKA_FRAME_CONNECTION (source), result, NULL))
+    serve_free (s);
+  else
+    serve_next (s);
+}
+
+static void
+serve_next (Serve *s)
+{
+  if (s->offset >= s->size)
+    {
+      g_autoptr (JsonObject) h = minka_frame_header_new ("BLOB_END");
+      minka_conn_send (s->conn, h, NULL, NULL, NULL);
+      serve_free (s);
+      return;
+    }
+  minka_blob_io_read_async (s->worker->blobs, s->sha256, s->offset,
+                            (gsize) MIN ((guint64) MINKA_CHUNK_SIZE, s->size - s->offset),
+                            NULL, on_serve_read, s);
+}
+
+static gboolean
+blob_fetch (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
+{
+  const char *sha = json_object_get_string_member_with_default (req, "sha256", "");
+  gint64 size = minka_blob_name_is_valid (sha) ? minka_blob_store_size (worker->blobs, sha, NULL) : -1;
+  if (size < 0)
+    {
+      minka_conn_send_error (conn, req, "not_found", "no such blob here");
+      return TRUE;
+    }
+  g_autoptr (JsonObject) h = minka_frame_header_new ("BLOB_OK");
+  json_object_set_int_member (h, "size", size);
+  minka_conn_send (conn, h, NULL, NULL, NULL);
+  Serve *s = g_new0 (Serve, 1);
+  s->worker = worker;
+  s->conn = minka_conn_ref (conn);
+  s->sha256 = g_strdup (sha);
+  s->size = (guint64) size;
+  serve_next (s);
+  return FALSE;                   /* one request at a time on a bulk link */
+}
+
+gboolean
+minka_worker_files_bulk_frame (MinkaWorker *worker, MinkaConn *conn, MinkaFrame *frame)
+{
+  const char *type = minka_frame_get_frame_type (frame);
+  JsonObject *h = frame->header;
+  Receive *r = minka_conn_get_data (conn);
+  GError *error = NULL;
+
+  if (strcmp (type, "BLOB_FETCH") == 0)
+    return blob_fetch (worker, conn, h);
+
+  if (strcmp (type, "BLOB_PUSH") == 0)
+    {
+      const char *sha = json_object_get_string_member_with_default (h, "sha256", "");
+      gint64 size = json_object_get_int_member_with_default (h, "size", -1);
+      if (minka_blob_store_has (worker->blobs, sha))
+        {
+          bulk_reply (conn, "BLOB_STORED", sha);
+          return TRUE;
+        }
+      MinkaBlobWriter *writer = minka_blob_name_is_valid (sha) && size >= 0
+        ? minka_blob_writer_new (worker->blobs, sha, size, &error) : NULL;
+      if (!writer)
+        {
+          minka_conn_send_error (conn, h, "bad_request", error ? error->message : "bad BLOB_PUSH");
+          g_clear_error (&error);
+          return TRUE;
+        }
+      r = g_new0 (Receive, 1);
+      r->refs = 1;
+      r->writer = writer;
+      r->sha256 = g_strdup (sha);
+      r->conn = minka_conn_ref (conn);
+      minka_conn_set_data (conn, r, (GDestroyNotify) receive_unref);
+      bulk_reply (conn, "BLOB_READY", sha);
+      return TRUE;
+    }
+  if (strcmp (type, "BLOB_DATA") == 0 && r && r->writer)
+    {
+      if (!frame->body)
+        return TRUE;
+      minka_blob_io_write_async (r->writer, frame->body, NULL, on_receive_written,
+                                 receive_ref (r));
+      return FALSE;
+    }
+  if (strcmp (type, "BLOB_END") == 0 && r && r->writer)
+    {
+      minka_blob_io_finish_async (r->writer, NULL, on_receive_stored, receive_ref (r));
+      return FALSE;
+    }
+  minka_conn_send_error (conn, h, "bad_request", "unexpected frame on a bulk link");
+  minka_conn_close (conn);
+  return FALSE;
+}
+
+/* ---- fetching blobs this worker lacks -------------------------------------------------- */
+
+typedef struct {
+  MinkaWorker *worker;
+  guint64 file_id;
+  char *sha256;
+  guint next_holder;
+  guint attempts;
+} Fetch;
+
+static void fetch_try (Fetch *f);
+
+static void
+fetch_done (Fetch *f)
+{
+  g_hash_table_remove (f->worker->fetching, f->sha256);
+  g_free (f->sha256);
+  g_free (f);
+}
+
+static gboolean
+on_fetch_retry (gpointer user_data)
+{
+  fetch_try (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_fetched (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Fetch *f = user_data;
+  GError *error = NULL;
+  if (minka_peer_fetch_blob_finish (NULL, result, &error))
+    {
+      g_debug ("fetched blob %s", f->sha256);
+      fetch_done (f);
+      return;
+    }
+  g_debug ("fetching %s failed: %s", f->sha256, error->message);
+  g_error_free (error);
+  fetch_try (f);
+}
+
+static void
+fetch_try (Fetch *f)
+{
+  MinkaWorker *worker = f->worker;
+  const MinkaFileRecord *record = minka_catalog_lookup (worker->catalog, f->file_id);
+  if (worker->shutting_down || !record || minka_blob_store_has (worker->blobs, f->sha256))
+    {
+      fetch_done (f);
+      return;
+    }
+  /* Try the recorded holders, then any peer (holders may have changed). */
+  while (f->next_holder < record->holders->len + g_hash_table_size (worker->peers))
+    {
+      guint i = f->next_holder++;
+      MinkaPeer *peer = NULL;
+      if (i < record->holders->len)
+        peer = g_hash_table_lookup (worker->peers, &g_array_index (record->holders, guint64, i));
+      else
+        {
+          GList *peers = g_hash_table_get_values (worker->peers);
+          peer = g_list_nth_data (peers, i - record->holders->len);
+          g_list_free (peers);
+        }
+      if (peer)
+        {
+          minka_peer_fetch_blob_async (peer, worker->blobs, f->sha256, on_fetched, f);
+          return;
+        }
+    }
+  f->next_holder = 0;
+  f->attempts++;
+  g_timeout_add (MIN (FETCH_RETRY_MS * f->attempts, 10000), on_fetch_retry, f);
+}
+
+void
+minka_worker_files_ensure_blob (MinkaWorker *worker, const MinkaFileRecord *record)
+{
+  if (minka_blob_store_has (worker->blobs, record->sha256)
+      || g_hash_table_contains (worker->fetching, record->sha256))
+    return;
+  Fetch *f = g_new0 (Fetch, 1);
+  f->worker = worker;
+  f->file_id = record->id;
+  f->sha256 = g_strdup (record->sha256);
+  g_hash_table_add (worker->fetching, g_strdup (f->sha256));
+  fetch_try (f);
+}

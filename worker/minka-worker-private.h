@@ -1,0 +1,85 @@
+/* minka-worker-private.h — the worker's state, shared by the files that
+ * implement its parts (minka-worker*.c). Not used outside worker/. */
+#pragma once
+
+#include "minka-worker.h"
+#include "minka-blob-store.h"
+#include "minka-catalog.h"
+#include "minka-node.h"
+#include "minka-peer.h"
+#include "minka-server.h"
+
+typedef struct {
+  gint64 time_ms;
+  char *kind;
+  char *message;
+} MinkaEvent;
+
+struct _MinkaWorker
+{
+  MinkaClusterConfig *config;
+  char *name;
+  RaftNodeId id;
+  char *address;                /* host:port we listen on */
+  char *data_dir;
+  GBytes *key;
+  MinkaWorkerOptions options;
+  gint64 started_us;
+
+  MinkaBlobStore *blobs;
+  MinkaCatalog *catalog;
+  MinkaNode *node;
+  MinkaServer *server;
+  GHashTable *peers;            /* RaftNodeId* → MinkaPeer* (current members but us) */
+  GHashTable *peer_names;       /* RaftNodeId* → char* name, every member we know */
+
+  /* Snapshots. */
+  char *snapshot_path;          /* newest snapshot file, or NULL */
+  guint64 snapshot_index;
+  gboolean snapshot_running;
+  char *incoming_dir;           /* snapshots received from a leader */
+
+  /* Files being fetched from peers (sha256 set). */
+  GHashTable *fetching;
+
+  /* Recent Raft and request events for status/monitor. */
+  GQueue events;
+
+  /* Counters. */
+  guint64 requests;
+  guint64 uploads;
+  guint64 upload_bytes;
+
+  GSourceFunc quit;
+  gpointer quit_data;
+  gboolean shutting_down;
+};
+
+/* minka-worker.c */
+void minka_worker_event (MinkaWorker *worker, const char *kind, const char *fmt, ...)
+  G_GNUC_PRINTF (3, 4);
+gboolean minka_worker_is_leader (MinkaWorker *worker);
+/* Answers NOT_LEADER (with the leader's address if known). */
+void minka_worker_reply_not_leader (MinkaWorker *worker, MinkaConn *conn, JsonObject *request);
+const char *minka_worker_member_name (MinkaWorker *worker, RaftNodeId id);
+JsonObject *minka_worker_status_json (MinkaWorker *worker);
+
+/* minka-worker-files.c: uploads, downloads, blob replication. */
+gboolean minka_worker_files_client_frame (MinkaWorker *worker, MinkaConn *conn,
+                                          MinkaFrame *frame);
+gboolean minka_worker_files_bulk_frame (MinkaWorker *worker, MinkaConn *conn,
+                                        MinkaFrame *frame);
+/* After a FILE entry is applied: fetch the blob if this worker lacks it. */
+void minka_worker_files_ensure_blob (MinkaWorker *worker, const MinkaFileRecord *record);
+
+/* minka-worker-requests.c: STATUS, LIST, DELETE, CLUSTER_*. */
+gboolean minka_worker_requests_frame (MinkaWorker *worker, MinkaConn *conn, MinkaFrame *frame);
+
+/* minka-worker-snapshot.c */
+void minka_worker_snapshot_maybe (MinkaWorker *worker);
+gboolean minka_worker_snapshot_restore_startup (MinkaWorker *worker, const char *path,
+                                                GError **error);
+gboolean minka_worker_snapshot_install (MinkaWorker *worker, const RaftSnapshotMeta *meta);
+void minka_worker_snapshot_send (MinkaWorker *worker, const RaftMessage *msg);
+gboolean minka_worker_snapshot_bulk_frame (MinkaWorker *worker, MinkaConn *conn,
+                                           MinkaFrame *frame);

@@ -1,0 +1,386 @@
+/* minka-worker-snapshot.c — catalog snapshots: taking them every N
+ * entries (written off the main loop, then the log is compacted),
+ * restoring at start-up, streaming one to a lagging follower over the bulk
+ * link, and receiving and installing one on a follower. The catalog is
+ * metadata (file bytes stay in blobs), so a snapshot is small; a follower
+ * that installs one fetches the blobs it lacks afterwards. */
+#include "config.h"
+#include "minka-worker-private.h"
+#include "minka-blob-io.h"
+#include "minka-compat.h"
+#include "raft-snapshot-file.h"
+
+#include <string.h>
+#include <glib/gstdio.h>
+
+/* ---- reading a snapshot file into the catalog ----------------------------------- */
+
+static gboolean
+restore_from_file (MinkaWorker *worker, const char *path, RaftSnapshotMeta *meta, GError **error)
+{
+  RaftSnapshotReader *reader = raft_snapshot_reader_open (path, meta, error);
+  if (!reader)
+    return FALSE;
+  GByteArray *data = g_byte_array_new ();
+  guint8 buffer[64 * 1024];
+  gssize n;
+  while ((n = raft_snapshot_reader_read (reader, buffer, sizeof buffer, error)) > 0)
+    g_byte_array_append (data, buffer, (guint) n);
+  raft_snapshot_reader_close (reader);
+  g_autoptr (GBytes) bytes = g_byte_array_free_to_bytes (data);
+  if (n < 0 || !minka_catalog_restore (worker->catalog, bytes, error))
+    {
+      raft_snapshot_meta_clear (meta);
+      return FALSE;
+    }
+  g_free (worker->snapshot_path);
+  worker->snapshot_path = g_strdup (path);
+  worker->snapshot_index = meta->index;
+  return TRUE;
+}
+
+gboolean
+minka_worker_snapshot_restore_startup (MinkaWorker *worker, const char *path, GError **error)
+{
+  RaftSnapshotMeta meta = { 0 };
+  if (!restore_from_file (worker, path, &meta, error))
+    return FALSE;
+  minka_worker_event (worker, "snapshot", "restored the catalog from the snapshot at index %"
+                      G_GUINT64_FORMAT, meta.index);
+  raft_snapshot_meta_clear (&meta);
+  /* Blobs named by the catalog but missing here are fetched once peers are up. */
+  g_autoptr (GPtrArray) files = minka_catalog_list_files (worker->catalog);
+  for (guint i = 0; i < files->len; i++)
+    minka_worker_files_ensure_blob (worker, files->pdata[i]);
+  return TRUE;
+}
+
+/* ---- taking snapshots ------------------------------------------------------------ */
+
+typedef struct {
+  MinkaWorker *worker;
+  char *dir;
+  RaftSnapshotMeta meta;
+  GBytes *data;
+} TakeSnapshot;
+
+static void
+take_snapshot_free (TakeSnapshot *t)
+{
+  g_free (t->dir);
+  raft_snapshot_meta_clear (&t->meta);
+  g_bytes_unref (t->data);
+  g_free (t);
+}
+
+static void
+run_take_snapshot (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  TakeSnapshot *t = data;
+  GError *error = NULL;
+  char *path = NULL;
+  RaftSnapshotWriter *writer = raft_snapshot_writer_new (t->dir, &t->meta, &error);
+  gsize len = 0;
+  const void *bytes = g_bytes_get_data (t->data, &len);
+  if (!writer || !raft_snapshot_writer_write (writer, bytes, len, &error))
+    {
+      if (writer)
+        raft_snapshot_writer_abort (writer);
+      g_task_return_error (task, error);
+      return;
+    }
+  if (!raft_snapshot_writer_commit (writer, &path, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, path, g_free);
+}
+
+static void
+on_snapshot_taken (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  TakeSnapshot *t = g_task_get_task_data (G_TASK (result));
+  MinkaWorker *worker = t->worker;
+  GError *error = NULL;
+  char *path = g_task_propagate_pointer (G_TASK (result), &error);
+  worker->snapshot_running = FALSE;
+  if (!path)
+    {
+      g_warning ("snapshot at index %" G_GUINT64_FORMAT " failed: %s", t->meta.index, error->message);
+      g_error_free (error);
+      return;
+    }
+  g_free (worker->snapshot_path);
+  worker->snapshot_path = path;
+  worker->snapshot_index = t->meta.index;
+  minka_node_snapshot_taken (worker->node, &t->meta);
+  minka_worker_event (worker, "snapshot", "snapshot at index %" G_GUINT64_FORMAT " (%"
+                      G_GSIZE_FORMAT " bytes); log compacted", t->meta.index,
+                      g_bytes_get_size (t->data));
+}
+
+void
+minka_worker_snapshot_maybe (MinkaWorker *worker)
+{
+  RaftNode *raft = minka_node_raft (worker->node);
+  guint64 applied = minka_catalog_applied_index (worker->catalog);
+  if (worker->snapshot_running || applied < worker->snapshot_index + worker->options.snapshot_every)
+    return;
+  TakeSnapshot *t = g_new0 (TakeSnapshot, 1);
+  t->worker = worker;
+  t->dir = g_strdup (minka_node_dir (worker->node));
+  t->meta.index = applied;
+  t->meta.term = raft_node_log_term (raft, applied);
+  t->meta.config = raft_config_copy (raft_node_config (raft));
+  t->data = minka_catalog_snapshot (worker->catalog);
+  if (t->meta.term == 0)
+    {
+      take_snapshot_free (t);
+      return;
+    }
+  worker->snapshot_running = TRUE;
+  GTask *task = g_task_new (NULL, NULL, on_snapshot_taken, NULL);
+  g_task_set_task_data (task, t, (GDestroyNotify) take_snapshot_free);
+  g_task_run_in_thread (task, run_take_snapshot);
+  g_object_unref (task);
+}
+
+/* ---- leader: sending a snapshot --------------------------------------------------- */
+
+typedef struct {
+  MinkaWorker *worker;
+  RaftMessage msg;
+} SendSnapshot;
+
+static void
+on_snapshot_pushed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SendSnapshot *s = user_data;
+  MinkaWorker *worker = s->worker;
+  GError *error = NULL;
+  gboolean ok = minka_peer_push_snapshot_finish (NULL, result, &error);
+  MinkaPeer *peer = g_hash_table_lookup (worker->peers, &s->msg.to);
+  if (ok && peer)
+    {
+      /* The follower holds the file: now its core may install it. */
+      g_autoptr (GBytes) encoded = raft_message_encode (&s->msg);
+      minka_peer_send_raft (peer, encoded);
+      minka_worker_event (worker, "snapshot", "sent the snapshot at index %" G_GUINT64_FORMAT " to %s",
+                          s->msg.snapshot.index, minka_peer_get_name (peer));
+    }
+  else if (error)
+    {
+      g_message ("sending a snapshot failed: %s", error->message);
+      g_error_free (error);
+    }
+  minka_node_report_snapshot (worker->node, s->msg.to, ok && peer);
+  raft_message_clear (&s->msg);
+  g_free (s);
+}
+
+void
+minka_worker_snapshot_send (MinkaWorker *worker, const RaftMessage *msg)
+{
+  MinkaPeer *peer = g_hash_table_lookup (worker->peers, &msg->to);
+  if (!peer || !worker->snapshot_path || worker->snapshot_index != msg->snapshot.index)
+    {
+      minka_node_report_snapshot (worker->node, msg->to, FALSE);
+      return;
+    }
+  SendSnapshot *s = g_new0 (SendSnapshot, 1);
+  s->worker = worker;
+  raft_message_copy (&s->msg, msg);
+  minka_peer_push_snapshot_async (peer, worker->snapshot_path, msg->snapshot.index,
+                                  on_snapshot_pushed, s);
+}
+
+/* ---- follower: receiving a snapshot file ----------------------------------------------- */
+
+typedef struct {
+  MinkaFile *file;
+  char *tmp_path;
+  char *final_path;
+  guint64 index;
+  guint64 size;
+  guint64 received;
+} Incoming;
+
+static void
+incoming_free (Incoming *in)
+{
+  if (in->file)
+    {
+      minka_file_close (in->file);
+      g_unlink (in->tmp_path);
+    }
+  g_free (in->tmp_path);
+  g_free (in->final_path);
+  g_free (in);
+}
+
+static char *
+incoming_path (MinkaWorker *worker, guint64 index)
+{
+  g_autofree char *name = raft_snapshot_file_name (index);
+  return g_build_filename (worker->incoming_dir, name, NULL);
+}
+
+static void
+on_incoming_written (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MinkaConn *conn = user_data;
+  GError *error = NULL;
+  if (!minka_file_io_finish (result, &error))
+    {
+      minka_conn_send_error (conn, NULL, "internal", error->message);
+      g_error_free (error);
+      minka_conn_close (conn);
+    }
+  minka_conn_resume (conn);
+  minka_conn_unref (conn);
+}
+
+/* fsync, close, verify every CRC, rename into incoming/. */
+static void
+run_incoming_finish (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  Incoming *in = data;
+  GError *error = NULL;
+  RaftSnapshotMeta meta = { 0 };
+  gboolean ok = minka_file_sync (in->file, &error);
+  minka_file_close (in->file);
+  in->file = NULL;
+  ok = ok && raft_snapshot_file_verify (in->tmp_path, &meta, &error);
+  if (ok && meta.index != in->index)
+    {
+      ok = FALSE;
+      g_set_error (&error, RAFT_ERROR, RAFT_ERROR_CORRUPT, "snapshot index mismatch");
+    }
+  raft_snapshot_meta_clear (&meta);
+  if (ok && g_rename (in->tmp_path, in->final_path) != 0)
+    {
+      ok = FALSE;
+      g_set_error (&error, G_FILE_ERROR, g_file_error_from_errno (errno),
+                   "rename %s: %s", in->tmp_path, g_strerror (errno));
+    }
+  if (!ok)
+    {
+      g_unlink (in->tmp_path);
+      g_task_return_error (task, error);
+    }
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_incoming_finished (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MinkaConn *conn = user_data;
+  GError *error = NULL;
+  if (g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_autoptr (JsonObject) h = minka_frame_header_new ("SNAPSHOT_OK");
+      minka_conn_send (conn, h, NULL, NULL, NULL);
+    }
+  else
+    {
+      minka_conn_send_error (conn, NULL, "checksum", error->message);
+      g_error_free (error);
+    }
+  minka_conn_resume (conn);
+  minka_conn_unref (conn);
+}
+
+gboolean
+minka_worker_snapshot_bulk_frame (MinkaWorker *worker, MinkaConn *conn, MinkaFrame *frame)
+{
+  const char *type = minka_frame_get_frame_type (frame);
+  Incoming *in = minka_conn_get_data (conn);
+  GError *error = NULL;
+
+  if (strcmp (type, "SNAPSHOT_PUSH") == 0)
+    {
+      gint64 index = json_object_get_int_member_with_default (frame->header, "index", -1);
+      gint64 size = json_object_get_int_member_with_default (frame->header, "size", -1);
+      if (index <= 0 || size <= 0)
+        {
+          minka_conn_send_error (conn, frame->header, "bad_request", "bad SNAPSHOT_PUSH");
+          return TRUE;
+        }
+      in = g_new0 (Incoming, 1);
+      in->index = (guint64) index;
+      in->size = (guint64) size;
+      in->final_path = incoming_path (worker, in->index);
+      in->tmp_path = g_strconcat (in->final_path, ".tmp", NULL);
+      in->file = minka_file_open (in->tmp_path, MINKA_FILE_WRITE | MINKA_FILE_CREATE
+                                  | MINKA_FILE_TRUNCATE, &error);
+      if (!in->file)
+        {
+          minka_conn_send_error (conn, frame->header, "internal", error->message);
+          g_error_free (error);
+          incoming_free (in);
+          return TRUE;
+        }
+      minka_conn_set_data (conn, in, (GDestroyNotify) incoming_free);
+      g_autoptr (JsonObject) h = minka_frame_header_new ("SNAPSHOT_READY");
+      minka_conn_send (conn, h, NULL, NULL, NULL);
+      return TRUE;
+    }
+  if (strcmp (type, "SNAPSHOT_DATA") == 0 && in && in->file && frame->body)
+    {
+      in->received += g_bytes_get_size (frame->body);
+      if (in->received > in->size)
+        {
+          minka_conn_send_error (conn, frame->header, "too_large", "snapshot longer than announced");
+          minka_conn_close (conn);
+          return FALSE;
+        }
+      minka_file_io_write_async (in->file, frame->body, on_incoming_written, minka_conn_ref (conn));
+      return FALSE;
+    }
+  if (strcmp (type, "SNAPSHOT_END") == 0 && in && in->file)
+    {
+      /* The thread owns the file from here, whatever happens to the link. */
+      GTask *task = g_task_new (NULL, NULL, on_incoming_finished, minka_conn_ref (conn));
+      g_task_set_task_data (task, minka_conn_steal_data (conn), (GDestroyNotify) incoming_free);
+      g_task_run_in_thread (task, run_incoming_finish);
+      g_object_unref (task);
+      return FALSE;
+    }
+  minka_conn_send_error (conn, frame->header, "bad_request", "unexpected snapshot frame");
+  minka_conn_close (conn);
+  return FALSE;
+}
+
+/* ---- follower: installing (from the Raft Ready) ------------------------------------------ */
+
+gboolean
+minka_worker_snapshot_install (MinkaWorker *worker, const RaftSnapshotMeta *meta)
+{
+  g_autofree char *received = incoming_path (worker, meta->index);
+  g_autofree char *name = raft_snapshot_file_name (meta->index);
+  g_autofree char *final = g_build_filename (minka_node_dir (worker->node), name, NULL);
+  GError *error = NULL;
+
+  if (g_rename (received, final) != 0 && !g_file_test (final, G_FILE_TEST_EXISTS))
+    {
+      g_warning ("no received snapshot file for index %" G_GUINT64_FORMAT, meta->index);
+      return FALSE;
+    }
+  minka_fsync_dir (minka_node_dir (worker->node), NULL);
+  RaftSnapshotMeta read_meta = { 0 };
+  if (!restore_from_file (worker, final, &read_meta, &error))
+    {
+      g_warning ("cannot install the snapshot at index %" G_GUINT64_FORMAT ": %s",
+                 meta->index, error->message);
+      g_error_free (error);
+      return FALSE;
+    }
+  raft_snapshot_meta_clear (&read_meta);
+  raft_snapshot_files_remove_older (minka_node_dir (worker->node), meta->index);
+  minka_worker_event (worker, "snapshot", "installed the leader's snapshot at index %"
+                      G_GUINT64_FORMAT, meta->index);
+  g_autoptr (GPtrArray) files = minka_catalog_list_files (worker->catalog);
+  for (guint i = 0; i < files->len; i++)
+    minka_worker_files_ensure_blob (worker, files->pdata[i]);
+  return TRUE;
+}
