@@ -196,6 +196,9 @@ on_socket_connected (GObject *source, GAsyncResult *result, gpointer user_data)
       g_clear_error (&error);
       return;
     }
+  /* The client's connect timeout would also apply to every later read: a
+   * quiet link is normal here, the frame layer has its own timeouts. */
+  g_socket_set_timeout (g_socket_connection_get_socket (sock), 0);
   minka_socket_set_nodelay (g_socket_connection_get_socket (sock));
   c->conn = minka_frame_connection_new (G_IO_STREAM (sock));
   g_autoptr (JsonObject) extra = json_object_new ();

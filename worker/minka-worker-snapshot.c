@@ -183,6 +183,9 @@ minka_worker_snapshot_send (MinkaWorker *worker, const RaftMessage *msg)
   MinkaPeer *peer = g_hash_table_lookup (worker->peers, &msg->to);
   if (!peer || !worker->snapshot_path || worker->snapshot_index != msg->snapshot.index)
     {
+      g_message ("cannot send the snapshot at index %" G_GUINT64_FORMAT " to %s: this worker's "
+                 "snapshot is at %" G_GUINT64_FORMAT, msg->snapshot.index,
+                 minka_worker_member_name (worker, msg->to), worker->snapshot_index);
       minka_node_report_snapshot (worker->node, msg->to, FALSE);
       return;
     }

@@ -116,6 +116,11 @@ static void
 node_send (gpointer user_data, const RaftMessage *msg)
 {
   MinkaWorker *worker = user_data;
+  g_debug ("raft → %s: %s term %" G_GUINT64_FORMAT " index %" G_GUINT64_FORMAT " log_term %"
+           G_GUINT64_FORMAT " commit %" G_GUINT64_FORMAT " entries %u%s",
+           minka_worker_member_name (worker, msg->to), raft_message_type_name (msg->type),
+           msg->term, msg->index, msg->log_term, msg->commit, msg->n_entries,
+           msg->reject ? " reject" : "");
   if (msg->type == RAFT_MSG_SNAPSHOT)
     {
       minka_worker_snapshot_send (worker, msg);

@@ -1,0 +1,79 @@
+/* minka-blob-store.h — content-addressed, durable file store:
+ * DIR/blobs/sha256/ab/cdef… (the name is the SHA-256 of the bytes, 64
+ * lowercase hex digits). Blobs are written by a streaming writer (temp file
+ * in DIR/blobs/tmp, hashed as it goes, fsynced, renamed into place, folder
+ * fsynced) and read in chunks, so a blob never has to fit in memory. Blob
+ * names are validated before any path is built. Hashing uses
+ * minka-sha256 (SHA extensions when present). All functions are safe to
+ * call from several threads at once (the store itself is immutable). */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define MINKA_BLOB_NAME_LEN 64
+
+#define MINKA_BLOB_ERROR (minka_blob_error_quark ())
+GQuark minka_blob_error_quark (void);
+
+typedef enum {
+  MINKA_BLOB_ERROR_BAD_NAME,        /* not 64 lowercase hex digits */
+  MINKA_BLOB_ERROR_NOT_FOUND,
+  MINKA_BLOB_ERROR_HASH_MISMATCH,   /* bytes do not hash to the expected name */
+  MINKA_BLOB_ERROR_SIZE_MISMATCH,
+  MINKA_BLOB_ERROR_IO,              /* the file system refused (see message) */
+  MINKA_BLOB_ERROR_NO_SPACE,        /* disk full */
+} MinkaBlobError;
+
+typedef struct _MinkaBlobStore MinkaBlobStore;
+typedef struct _MinkaBlobWriter MinkaBlobWriter;
+
+/* Creates the folders if needed and removes temp files left by a crash.
+ * Open one store per data folder per process. */
+MinkaBlobStore *minka_blob_store_open (const char *dir, GError **error);
+void minka_blob_store_free (MinkaBlobStore *store);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MinkaBlobStore, minka_blob_store_free)
+
+gboolean minka_blob_name_is_valid (const char *name);
+
+/* Path of a blob (whether or not it exists); NULL with an error for a bad
+ * name. */
+char *minka_blob_store_path (MinkaBlobStore *store, const char *name, GError **error);
+gboolean minka_blob_store_has (MinkaBlobStore *store, const char *name);
+/* Size in bytes, or -1 with an error. */
+gint64 minka_blob_store_size (MinkaBlobStore *store, const char *name, GError **error);
+/* A stream over the blob's bytes (read it in chunks). */
+GInputStream *minka_blob_store_open_read (MinkaBlobStore *store, const char *name,
+                                          GError **error);
+/* Up to @max_len bytes from @offset (fewer at the end; empty past it). */
+GBytes *minka_blob_store_read_chunk (MinkaBlobStore *store, const char *name,
+                                     guint64 offset, gsize max_len, GError **error);
+/* Re-hashes the file: HASH_MISMATCH if it does not match its name. */
+gboolean minka_blob_store_verify (MinkaBlobStore *store, const char *name, GError **error);
+/* Deleting a missing blob is not an error. */
+gboolean minka_blob_store_delete (MinkaBlobStore *store, const char *name, GError **error);
+/* Names of every stored blob, sorted (free with g_ptr_array_unref). */
+GPtrArray *minka_blob_store_list (MinkaBlobStore *store, GError **error);
+/* Sum of the sizes of all stored blobs. */
+guint64 minka_blob_store_total_bytes (MinkaBlobStore *store);
+
+/* Streaming writer. @expected_name (or NULL) and @expected_size (or -1)
+ * are checked at finish. Freeing an unfinished writer aborts it (removes
+ * its temp file). Several writers of the same blob may run at once: the
+ * content is the same, so the last rename wins harmlessly. */
+MinkaBlobWriter *minka_blob_writer_new (MinkaBlobStore *store, const char *expected_name,
+                                        gint64 expected_size, GError **error);
+gboolean minka_blob_writer_write (MinkaBlobWriter *writer, const void *data, gsize len,
+                                  GError **error);
+guint64 minka_blob_writer_get_size (MinkaBlobWriter *writer);
+/* Verifies, fsyncs, renames into place and fsyncs the folder; returns the
+ * blob's name. On failure the temp file is removed. Call once. */
+char *minka_blob_writer_finish (MinkaBlobWriter *writer, GError **error);
+void minka_blob_writer_free (MinkaBlobWriter *writer);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MinkaBlobWriter, minka_blob_writer_free)
+
+/* Convenience: stores @bytes whole (small blobs, tests). */
+char *minka_blob_store_put_bytes (MinkaBlobStore *store, GBytes *bytes, GError **error);
+
+G_END_DECLS
