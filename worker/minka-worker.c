@@ -315,6 +315,7 @@ minka_worker_status_json (MinkaWorker *worker)
   json_object_set_int_member (o, "blob_bytes", (gint64) minka_blob_store_total_bytes (worker->blobs));
   json_object_set_int_member (o, "uptime_s", (g_get_monotonic_time () - worker->started_us) / G_USEC_PER_SEC);
   json_object_set_int_member (o, "rss_bytes", (gint64) minka_rss_bytes ());
+  json_object_set_int_member (o, "peak_rss_bytes", (gint64) minka_peak_rss_bytes ());
   json_object_set_int_member (o, "connections", minka_server_n_connections (worker->server));
   return o;
 }

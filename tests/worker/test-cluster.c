@@ -239,13 +239,14 @@ START_TEST (test_wipe_join_remove)
 }
 END_TEST
 
-/* The worker answers STATUS and still lists @expected files. */
+/* The worker answers and, once it applied @min_index, lists @expected files. */
 static void
-check_alive (TestCluster *c, guint w, guint expected)
+check_alive (TestCluster *c, guint w, guint64 min_index, guint expected)
 {
-  g_autoptr (JsonObject) st = test_cluster_status (c, w);
-  ck_assert_msg (st != NULL, "w%u died", w + 1);
-  ck_assert_int_eq (json_object_get_int_member (st, "files"), expected);
+  GError *error = NULL;
+  g_autoptr (JsonArray) files = test_cluster_list (c, w, min_index, NULL, &error);
+  ck_assert_msg (files != NULL, "w%u: %s", w + 1, error ? error->message : "?");
+  ck_assert_uint_eq (json_array_get_length (files), expected);
 }
 
 static void
@@ -267,7 +268,7 @@ START_TEST (test_hostile_input)
   int leader = test_cluster_wait_leader (c, LEADER_TIMEOUT_MS);
   ck_assert_int_ge (leader, 0);
   g_autoptr (GBytes) one = test_random_bytes (1000, 9);
-  put_ok (c, "keep.bin", one, "hostile", 1);
+  guint64 kept = put_ok (c, "keep.bin", one, "hostile", 1);
 
   /* Random bytes, after a valid handshake. */
   g_autoptr (GBytes) noise = test_random_bytes (4096, 77);
@@ -331,23 +332,30 @@ START_TEST (test_hostile_input)
   test_conn_free (conn);
 
   for (guint w = 0; w < 3; w++)
-    check_alive (c, w, 1);
+    check_alive (c, w, kept, 1);
   test_cluster_free (c);
 }
 END_TEST
+
+/* One test case each, so one can be run alone: CK_RUN_CASE=wipe_join_remove. */
+static void
+add_case (Suite *s, const char *name, const TTest *test)
+{
+  TCase *tc = tcase_create (name);
+  tcase_set_timeout (tc, 300);
+  tcase_add_test (tc, test);
+  suite_add_tcase (s, tc);
+}
 
 int
 main (void)
 {
   Suite *s = suite_create ("cluster");
-  TCase *tc = tcase_create ("processes");
-  tcase_set_timeout (tc, 300);
-  tcase_add_test (tc, test_round_trips);
-  tcase_add_test (tc, test_leader_crash_during_puts);
-  tcase_add_test (tc, test_full_restart);
-  tcase_add_test (tc, test_wipe_join_remove);
-  tcase_add_test (tc, test_hostile_input);
-  suite_add_tcase (s, tc);
+  add_case (s, "round_trips", test_round_trips);
+  add_case (s, "leader_crash_during_puts", test_leader_crash_during_puts);
+  add_case (s, "full_restart", test_full_restart);
+  add_case (s, "wipe_join_remove", test_wipe_join_remove);
+  add_case (s, "hostile_input", test_hostile_input);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);
   int failed = srunner_ntests_failed (sr);

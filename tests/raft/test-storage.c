@@ -1,0 +1,609 @@
+/* test-storage.c — the Raft log store in normal use: append/read/reopen
+ * across many segments, suffix truncation then append, compaction behind a
+ * snapshot, hard state, a simulated full disk, and the writer thread
+ * (ordering, group commit, error reports). */
+#include "config.h"
+#include "storage-test-util.h"
+#include "raft-snapshot-file.h"
+#include "raft-writer.h"
+
+#define MAXLEN 120
+
+static void
+check_log (RaftStorage *s, guint64 lo, guint64 hi, guint64 (*term_of) (guint64))
+{
+  GArray *out = g_array_new (FALSE, FALSE, sizeof (RaftEntry));
+  GError *error = NULL;
+  g_array_set_clear_func (out, (GDestroyNotify) raft_entry_clear);
+  ck_assert_msg (raft_storage_read (s, lo, hi, out, &error), "%s", error ? error->message : "");
+  ck_assert_uint_eq (out->len, hi - lo + 1);
+  for (guint64 i = lo; i <= hi; i++)
+    util_check_entry (&g_array_index (out, RaftEntry, i - lo), i, term_of (i), MAXLEN);
+  g_array_unref (out);
+}
+
+static guint64
+term_by_100 (guint64 index)
+{
+  return 1 + index / 100;
+}
+
+static void
+append_terms (RaftStorage *s, guint64 lo, guint64 hi, guint batch)
+{
+  for (guint64 i = lo; i <= hi;)
+    {
+      guint64 end = MIN (hi, i + batch - 1);
+      guint64 t = term_by_100 (i);
+      guint64 stop = MIN (end, (t * 100) - 1);   /* one term per batch */
+      util_append_range (s, i, stop, t, batch, MAXLEN);
+      i = stop + 1;
+    }
+}
+
+START_TEST (test_round_trip_many_segments)
+{
+  char *dir = util_tmpdir ();
+  RaftStorageOptions opts = { .segment_size = 2048 };
+  RaftStorageRecovery rec;
+  RaftStorage *s = util_open (dir, &opts, &rec);
+  ck_assert_uint_eq (rec.entries->len, 0);
+  ck_assert_uint_eq (raft_storage_last_index (s), 0);
+  raft_storage_recovery_clear (&rec);
+
+  append_terms (s, 1, 700, 7);
+  ck_assert_uint_eq (raft_storage_last_index (s), 700);
+  ck_assert_uint_gt (raft_storage_n_segments (s), 20);
+  check_log (s, 1, 700, term_by_100);
+  check_log (s, 333, 334, term_by_100);
+  raft_storage_close (s);
+
+  s = util_open (dir, &opts, &rec);
+  ck_assert_uint_eq (rec.entries->len, 700);
+  ck_assert_uint_eq (rec.repairs->len, 0);
+  for (guint i = 0; i < rec.entries->len; i++)
+    util_check_entry (&g_array_index (rec.entries, RaftEntry, i), i + 1, term_by_100 (i + 1), MAXLEN);
+  raft_storage_recovery_clear (&rec);
+  guint64 t = 0;
+  ck_assert (raft_storage_term (s, 650, &t));
+  ck_assert_uint_eq (t, 7);
+  append_terms (s, 701, 900, 50);
+  check_log (s, 1, 900, term_by_100);
+  raft_storage_close (s);
+
+  s = util_open (dir, &opts, &rec);
+  ck_assert_uint_eq (rec.entries->len, 900);
+  ck_assert_uint_eq (raft_storage_last_index (s), 900);
+  raft_storage_recovery_clear (&rec);
+  raft_storage_close (s);
+  util_rm_rf (dir);
+  g_free (dir);
+}
+END_TEST
+
+START_TEST (test_append_rejects_bad_index)
+{
+  char *dir = util_tmpdir ();
+  RaftStorage *s = util_open (dir, NULL, NULL);
+  GError *error = NULL;
+  RaftEntry e = util_entry (2, 1, MAXLEN);
+  ck_assert (!raft_storage_append (s, &e, 1, &error));
+  ck_assert (g_error_matches (error, RAFT_ERROR, RAFT_ERROR_INVALID));
+  g_clear_error (&error);
+  raft_entry_clear (&e);
+  util_append_range (s, 1, 3, 5, 3, MAXLEN);
+  e = util_entry (4, 4, MAXLEN);   /* term going backwards */
+  ck_assert (!raft_storage_append (s, &e, 1, &error));
+  g_clear_error (&error);
+  raft_entry_clear (&e);
+  ck_assert_uint_eq (raft_storage_last_index (s), 3);
+  raft_storage_close (s);
+  util_rm_rf (dir);
+  g_free (dir);
+}
+END_TEST
+
+static guint64
+term_after_truncate (guint64 index)
+{
+  return index < 150 ? term_by_100 (index) : 9;
+}
+
+static guint64
+term_after_truncate2 (guint64 index)
+{
+  return index < 190 ? term_after_truncate (index) : 10;
+}
+
+START_TEST (test_truncate_suffix_then_append)
+{
+  char *dir = util_tmpdir ();
+  RaftStorageOptions opts = { .segment_size = 1024 };
+  RaftStorageRecovery rec;
+  GError *error = NULL;
+  RaftStorage *s = util_open (dir, &opts, NULL);
+  append_terms (s, 1, 300, 10);
+  guint nseg = raft_storage_n_segments (s);
+  /* 150 is inside a closed segment. */
+  ck_assert (raft_storage_truncate_suffix (s, 150, &error));
+  ck_assert_uint_eq (raft_storage_last_index (s), 149);
+  ck_assert_uint_lt (raft_storage_n_segments (s), nseg);
+  util_append_range (s, 150, 200, 9, 5, MAXLEN);
+  check_log (s, 1, 200, term_after_truncate);
+  /* 190 is inside the open segment. */
+  ck_assert (raft_storage_truncate_suffix (s, 190, &error));
+  util_append_range (s, 190, 195, 10, 2, MAXLEN);
+  check_log (s, 1, 195, term_after_truncate2);
+  /* Committed entries cannot be removed. */
+  RaftHardState hs = { 10, 1, 180 };
+  ck_assert (raft_storage_save_hard_state (s, &hs, &error));
+  ck_assert (!raft_storage_truncate_suffix (s, 170, &error));
+  ck_assert (g_error_matches (error, RAFT_ERROR, RAFT_ERROR_INVALID));
+  g_clear_error (&error);
+  raft_storage_close (s);
+
+  s = util_open (dir, &opts, &rec);
+  ck_assert_uint_eq (rec.entries->len, 195);
+  ck_assert_uint_eq (rec.repairs->len, 0);
+  ck_assert_uint_eq (rec.hard_state.commit, 180);
+  for (guint i = 0; i < 195; i++)
+    util_check_entry (&g_array_index (rec.entries, RaftEntry, i), i + 1,
+                      term_after_truncate2 (i + 1), MAXLEN);
+  raft_storage_recovery_clear (&rec);
+  raft_storage_close (s);
+  util_rm_rf (dir);
+  g_free (dir);
+}
+END_TEST
+
+static void
+write_snapshot (const char *dir, guint64 index, guint64 term, const char *body)
+{
+  RaftNodeId ids[2] = { 1, 2 };
+  char *addrs[3] = { (char *) "a:1", (char *) "b:2", NULL };
+  RaftSnapshotMeta meta = { index, term, { 2, ids, addrs } };
+  GError *error = NULL;
+  RaftSnapshotWriter *w = raft_snapshot_writer_new (dir, &meta, &error);
+  ck_assert_msg (w != NULL, "%s", error ? error->message : "");
+  ck_assert (raft_snapshot_writer_write (w, body, strlen (body), &error));
+  ck_assert (raft_snapshot_writer_commit (w, NULL, &error));
+}
+
+START_TEST (test_compaction)
+{
+  char *dir = util_tmpdir ();
+  RaftStorageOptions opts = { .segment_size = 1024 };
+  RaftStorageRecovery rec;
+  GError *error = NULL;
+  RaftStorage *s = util_open (dir, &opts, NULL);
+  append_terms (s, 1, 500, 10);
+  guint nseg = raft_storage_n_segments (s);
+  write_snapshot (dir, 300, term_by_100 (300), "catalog@300");
+  RaftSnapshotMeta meta = { 300, term_by_100 (300), { 0 } };
+  ck_assert (raft_storage_compact (s, &meta, &error));
+  ck_assert_uint_lt (raft_storage_n_segments (s), nseg);
+  ck_assert_uint_eq (raft_storage_first_index (s), 301);
+  guint64 t = 0;
+  ck_assert (raft_storage_term (s, 300, &t));
+  ck_assert_uint_eq (t, 4);
+  check_log (s, 301, 500, term_by_100);
+  raft_storage_close (s);
+
+  s = util_open (dir, &opts, &rec);
+  ck_assert_uint_eq (rec.snapshot.index, 300);
+  ck_assert_uint_eq (rec.snapshot.term, 4);
+  ck_assert_uint_eq (rec.snapshot.config.n_nodes, 2);
+  ck_assert_str_eq (rec.snapshot.config.addresses[1], "b:2");
+  ck_assert_ptr_nonnull (rec.snapshot_path);
+  ck_assert_uint_eq (rec.entries->len, 200);
+  util_check_entry (&g_array_index (rec.entries, RaftEntry, 0), 301, 4, MAXLEN);
+  raft_storage_recovery_clear (&rec);
+
+  /* A snapshot beyond the log (install on a lagging node) resets it. */
+  write_snapshot (dir, 1000, 12, "catalog@1000");
+  ck_assert_uint_eq (util_count_files (dir, ".snap"), 1);
+  RaftSnapshotMeta ahead = { 1000, 12, { 0 } };
+  ck_assert (raft_storage_compact (s, &ahead, &error));
+  ck_assert_uint_eq (raft_storage_last_index (s), 1000);
+  ck_assert_uint_eq (raft_storage_n_segments (s), 0);
+  util_append_range (s, 1001, 1010, 12, 4, MAXLEN);
+  raft_storage_close (s);
+
+  s = util_open (dir, &opts, &rec);
+  ck_assert_uint_eq (rec.snapshot.index, 1000);
+  ck_assert_uint_eq (rec.entries->len, 10);
+  util_check_entry (&g_array_index (rec.entries, RaftEntry, 9), 1010, 12, MAXLEN);
+  raft_storage_recovery_clear (&rec);
+  raft_storage_close (s);
+  util_rm_rf (dir);
+  g_free (dir);
+}
+END_TEST
+
+START_TEST (test_hard_state_round_trip)
+{
+  char *dir = util_tmpdir ();
+  RaftStorageRecovery rec;
+  GError *error = NULL;
+  RaftStorage *s = util_open (dir, NULL, &rec);
+  ck_assert_uint_eq (rec.hard_state.term, 0);
+  raft_storage_recovery_clear (&rec);
+  for (guint64 t = 1; t <= 5; t++)
+    {
+      RaftHardState hs = { t, t % 3, t * 2 };
+      util_append_range (s, raft_storage_last_index (s) + 1, t * 2, t, 8, MAXLEN);
+      ck_assert (raft_storage_save_hard_state (s, &hs, &error));
+    }
+  raft_storage_close (s);
+  s = util_open (dir, NULL, &rec);
+  ck_assert_uint_eq (rec.hard_state.term, 5);
+  ck_assert_uint_eq (rec.hard_state.vote, 2);
+  ck_assert_uint_eq (rec.hard_state.commit, 10);
+  raft_storage_recovery_clear (&rec);
+  raft_storage_close (s);
+  util_rm_rf (dir);
+  g_free (dir);
+}
+END_TEST
+
+static guint64
+term_one (guint64 index)
+{
+  return 1;
+}
+
+/* Appends batches of 4 until the simulated disk is full; returns the
+ * last durable index. */
+static guint64
+fill_disk (RaftStorage *s, guint64 next)
+{
+  GError *error = NULL;
+  for (;; next += 4)
+    {
+      RaftEntry es[4];
+      for (int i = 0; i < 4; i++)
+        es[i] = util_entry (next + i, 1, MAXLEN);
+      gboolean ok = raft_storage_append (s, es, 4, &error);
+      for (int i = 0; i < 4; i++)
+        raft_entry_clear (&es[i]);
+      if (!ok)
+        break;
+    }
+  ck_assert_msg (g_error_matches (error, RAFT_ERROR, RAFT_ERROR_NO_SPACE), "%s", error->message);
+  g_clear_error (&error);
+  return next - 1;
+}
+
+START_TEST (test_full_disk)
+{
+  char *dir = util_tmpdir ();
+  RaftStorageOptions opts = { .segment_size = 4096, .byte_limit = 10000 };
+  RaftStorageRecovery rec;
+  GError *error = NULL;
+  RaftStorage *s = util_open (dir, &opts, NULL);
+  guint64 durable = fill_disk (s, 1);
+  ck_assert_uint_eq (raft_storage_last_index (s), durable);
+  ck_assert_uint_gt (durable, 20);
+  /* Still full: the same clean error, nothing changes. */
+  RaftEntry e = util_entry (durable + 1, 1, MAXLEN);
+  ck_assert (!raft_storage_append (s, &e, 1, &error));
+  ck_assert (g_error_matches (error, RAFT_ERROR, RAFT_ERROR_NO_SPACE));
+  g_clear_error (&error);
+  check_log (s, 1, durable, term_one);
+  /* Space freed: appending works again from where it was. */
+  raft_storage_set_byte_limit (s, 0);
+  ck_assert (raft_storage_append (s, &e, 1, &error));
+  raft_entry_clear (&e);
+  durable++;
+  raft_storage_set_byte_limit (s, 20000);
+  durable = fill_disk (s, durable + 1);
+  raft_storage_close (s);
+
+  RaftStorageOptions plain = { .segment_size = 4096 };
+  s = util_open (dir, &plain, &rec);
+  ck_assert_uint_eq (rec.repairs->len, 0);
+  ck_assert_uint_eq (rec.entries->len, durable);
+  for (guint i = 0; i < durable; i++)
+    util_check_entry (&g_array_index (rec.entries, RaftEntry, i), i + 1, 1, MAXLEN);
+  raft_storage_recovery_clear (&rec);
+  raft_storage_close (s);
+  util_rm_rf (dir);
+  g_free (dir);
+}
+END_TEST
+
+START_TEST (test_failed_fsync_breaks_until_reopen)
+{
+  char *dir = util_tmpdir ();
+  RaftStorageRecovery rec;
+  GError *error = NULL;
+  RaftStorage *s = util_open (dir, NULL, NULL);
+  util_append_range (s, 1, 10, 1, 5, MAXLEN);
+  raft_storage_set_fail_sync (s, TRUE);
+  RaftEntry e = util_entry (11, 1, MAXLEN);
+  ck_assert (!raft_storage_append (s, &e, 1, &error));
+  ck_assert (g_error_matches (error, RAFT_ERROR, RAFT_ERROR_IO));
+  g_clear_error (&error);
+  raft_storage_set_fail_sync (s, FALSE);
+  /* After a failed fsync the file contents are unknown: refuse everything. */
+  ck_assert (!raft_storage_append (s, &e, 1, &error));
+  ck_assert (g_error_matches (error, RAFT_ERROR, RAFT_ERROR_IO));
+  ck_assert (strstr (error->message, "reopened"));
+  g_clear_error (&error);
+  RaftHardState hs = { 2, 0, 0 };
+  ck_assert (!raft_storage_save_hard_state (s, &hs, &error));
+  g_clear_error (&error);
+  ck_assert (!raft_storage_truncate_suffix (s, 5, &error));
+  g_clear_error (&error);
+  ck_assert_uint_eq (raft_storage_last_index (s), 10);
+  raft_storage_close (s);
+  /* Reopened: entry 11 reached the file (only its fsync "failed"), so it is
+   * a valid, merely unacknowledged, entry; appending resumes after it. */
+  s = util_open (dir, NULL, &rec);
+  ck_assert_uint_eq (rec.entries->len, 11);
+  raft_storage_recovery_clear (&rec);
+  raft_entry_clear (&e);
+  util_append_range (s, 12, 20, 1, 3, MAXLEN);
+  raft_storage_close (s);
+  util_rm_rf (dir);
+  g_free (dir);
+}
+END_TEST
+
+/* ---- writer thread ---- */
+
+typedef struct {
+  GArray *seqs;              /* guint64 */
+  GArray *last_indexes;      /* guint64 */
+  guint errors;
+  gint last_error_code;
+  GThread *owner;
+} Reports;
+
+static void
+on_done (const RaftWriterResult *result, gpointer user_data)
+{
+  Reports *r = user_data;
+  ck_assert_ptr_eq (g_thread_self (), r->owner);   /* reported on the caller's loop */
+  g_array_append_val (r->seqs, result->seq);
+  g_array_append_val (r->last_indexes, result->last_index);
+  if (result->error)
+    {
+      r->errors++;
+      r->last_error_code = result->error->code;
+    }
+}
+
+static void
+reports_wait (Reports *r, GMainContext *ctx, guint64 seq)
+{
+  while (r->seqs->len == 0 || g_array_index (r->seqs, guint64, r->seqs->len - 1) < seq)
+    g_main_context_iteration (ctx, TRUE);
+}
+
+static void
+reports_init (Reports *r)
+{
+  memset (r, 0, sizeof *r);
+  r->owner = g_thread_self ();
+  r->seqs = g_array_new (FALSE, FALSE, sizeof (guint64));
+  r->last_indexes = g_array_new (FALSE, FALSE, sizeof (guint64));
+}
+
+static void
+reports_clear (Reports *r)
+{
+  g_array_unref (r->seqs);
+  g_array_unref (r->last_indexes);
+}
+
+START_TEST (test_writer_group_commit_and_order)
+{
+  char *dir = util_tmpdir ();
+  GMainContext *ctx = g_main_context_new ();
+  g_main_context_push_thread_default (ctx);
+  Reports r;
+  reports_init (&r);
+  RaftWriter *w = raft_writer_new (util_open (dir, NULL, NULL), on_done, &r);
+
+  raft_writer_hold (w, TRUE);
+  for (guint64 i = 1; i <= 100; i++)
+    {
+      RaftEntry e = util_entry (i, 1, MAXLEN);
+      raft_writer_append (w, &e, 1);
+      raft_entry_clear (&e);
+    }
+  RaftHardState hs = { 1, 7, 100 };
+  guint64 hs_seq = raft_writer_save_hard_state (w, &hs);
+  guint64 last_seq = 0;
+  for (guint64 i = 101; i <= 150; i++)
+    {
+      RaftEntry e = util_entry (i, 2, MAXLEN);
+      last_seq = raft_writer_append (w, &e, 1);
+      raft_entry_clear (&e);
+    }
+  ck_assert_uint_eq (hs_seq, 101);
+  ck_assert_uint_eq (last_seq, 151);
+  raft_writer_hold (w, FALSE);
+  reports_wait (&r, ctx, last_seq);
+  RaftWriterStats st = raft_writer_get_stats (w);
+  /* 150 queued appends: one fsync before the hard state, one after. */
+  ck_assert_uint_eq (st.storage.fsyncs, 2);
+  ck_assert_uint_eq (st.storage.entries, 150);
+  ck_assert_uint_eq (st.groups, 3);
+  ck_assert_uint_eq (r.seqs->len, 3);
+  ck_assert_uint_eq (g_array_index (r.seqs, guint64, 0), 100);
+  ck_assert_uint_eq (g_array_index (r.last_indexes, guint64, 0), 100);
+  ck_assert_uint_eq (g_array_index (r.seqs, guint64, 1), 101);
+  ck_assert_uint_eq (g_array_index (r.last_indexes, guint64, 2), 150);
+  ck_assert_uint_eq (r.errors, 0);
+
+  /* Ordering across kinds: truncate then append then compact. */
+  guint64 s1 = raft_writer_truncate_suffix (w, 120);
+  RaftEntry e = util_entry (120, 3, MAXLEN);
+  guint64 s2 = raft_writer_append (w, &e, 1);
+  raft_entry_clear (&e);
+  ck_assert_uint_gt (s2, s1);
+  raft_writer_flush (w);
+  reports_wait (&r, ctx, s2);
+  ck_assert_uint_eq (g_array_index (r.last_indexes, guint64, r.seqs->len - 1), 120);
+  ck_assert_uint_eq (r.errors, 0);
+
+  /* A bad append is reported, later good ones still run. */
+  e = util_entry (500, 3, MAXLEN);
+  raft_writer_append (w, &e, 1);
+  raft_entry_clear (&e);
+  raft_writer_flush (w);
+  e = util_entry (121, 3, MAXLEN);
+  guint64 s3 = raft_writer_append (w, &e, 1);
+  raft_entry_clear (&e);
+  reports_wait (&r, ctx, s3);
+  ck_assert_uint_eq (r.errors, 1);
+  ck_assert_int_eq (r.last_error_code, RAFT_ERROR_INVALID);
+  ck_assert_uint_eq (g_array_index (r.last_indexes, guint64, r.seqs->len - 1), 121);
+  raft_writer_free (w);
+
+  RaftStorageRecovery rec;
+  RaftStorage *s = util_open (dir, NULL, &rec);
+  ck_assert_uint_eq (rec.entries->len, 121);
+  ck_assert_uint_eq (rec.hard_state.vote, 7);
+  util_check_entry (&g_array_index (rec.entries, RaftEntry, 119), 120, 3, MAXLEN);
+  util_check_entry (&g_array_index (rec.entries, RaftEntry, 118), 119, 2, MAXLEN);
+  raft_storage_recovery_clear (&rec);
+  raft_storage_close (s);
+  reports_clear (&r);
+  g_main_context_pop_thread_default (ctx);
+  g_main_context_unref (ctx);
+  util_rm_rf (dir);
+  g_free (dir);
+}
+END_TEST
+
+START_TEST (test_writer_free_drains_queue)
+{
+  char *dir = util_tmpdir ();
+  GMainContext *ctx = g_main_context_new ();
+  g_main_context_push_thread_default (ctx);
+  Reports r;
+  reports_init (&r);
+  RaftWriter *w = raft_writer_new (util_open (dir, NULL, NULL), on_done, &r);
+  for (guint64 i = 1; i <= 40; i++)
+    {
+      RaftEntry e = util_entry (i, 1, MAXLEN);
+      raft_writer_append (w, &e, 1);
+      raft_entry_clear (&e);
+    }
+  RaftSnapshotMeta meta = { 10, 1, { 0 } };
+  raft_writer_compact (w, &meta);
+  raft_writer_free (w);
+  /* Reports still queued in the context are dropped, not delivered. */
+  while (g_main_context_iteration (ctx, FALSE))
+    ;
+  ck_assert_uint_eq (r.seqs->len, 0);
+  RaftStorageRecovery rec;
+  RaftStorage *s = util_open (dir, NULL, &rec);
+  ck_assert_uint_eq (raft_storage_last_index (s), 40);
+  raft_storage_recovery_clear (&rec);
+  raft_storage_close (s);
+  reports_clear (&r);
+  g_main_context_pop_thread_default (ctx);
+  g_main_context_unref (ctx);
+  util_rm_rf (dir);
+  g_free (dir);
+}
+END_TEST
+
+typedef struct {
+  guint64 durable;
+  guint reports;
+} Stream;
+
+static void
+on_stream_done (const RaftWriterResult *result, gpointer user_data)
+{
+  Stream *st = user_data;
+  ck_assert_ptr_null (result->error);
+  ck_assert_uint_ge (result->last_index, st->durable);   /* never goes back */
+  st->durable = result->last_index;
+  st->reports++;
+}
+
+/* The way a node uses it: keep appending while reports come back. */
+START_TEST (test_writer_stream)
+{
+  char *dir = util_tmpdir ();
+  GMainContext *ctx = g_main_context_new ();
+  g_main_context_push_thread_default (ctx);
+  Stream st = { 0, 0 };
+  RaftStorageOptions opts = { .segment_size = 4096 };
+  RaftWriter *w = raft_writer_new (util_open (dir, &opts, NULL), on_stream_done, &st);
+  guint64 next = 1, total = 600;
+  while (st.durable < total)
+    {
+      while (next <= total && next - 1 - st.durable < 64)
+        {
+          RaftEntry e = util_entry (next, 1 + next / 100, MAXLEN);
+          raft_writer_append (w, &e, 1);
+          raft_entry_clear (&e);
+          if (next % 50 == 0)
+            {
+              RaftHardState hs = { 1 + next / 100, 0, st.durable };
+              raft_writer_save_hard_state (w, &hs);
+            }
+          next++;
+        }
+      g_main_context_iteration (ctx, TRUE);
+    }
+  raft_writer_flush (w);   /* the last hard state may still be queued */
+  RaftWriterStats stats = raft_writer_get_stats (w);
+  ck_assert_uint_eq (stats.storage.entries, total);
+  ck_assert_uint_le (stats.storage.fsyncs, stats.storage.appends);
+  ck_assert_uint_le (stats.storage.appends, total);
+  ck_assert_uint_eq (stats.ops_done, stats.ops_submitted);
+  raft_writer_free (w);
+  RaftStorageRecovery rec;
+  RaftStorage *s = util_open (dir, &opts, &rec);
+  ck_assert_uint_eq (rec.entries->len, total);
+  for (guint i = 0; i < total; i++)
+    util_check_entry (&g_array_index (rec.entries, RaftEntry, i), i + 1, 1 + (i + 1) / 100, MAXLEN);
+  raft_storage_recovery_clear (&rec);
+  raft_storage_close (s);
+  g_main_context_pop_thread_default (ctx);
+  g_main_context_unref (ctx);
+  util_rm_rf (dir);
+  g_free (dir);
+}
+END_TEST
+
+static Suite *
+storage_suite (void)
+{
+  Suite *s = suite_create ("raft-storage");
+  TCase *tc = tcase_create ("storage");
+  tcase_set_timeout (tc, 300);
+  tcase_add_test (tc, test_round_trip_many_segments);
+  tcase_add_test (tc, test_append_rejects_bad_index);
+  tcase_add_test (tc, test_truncate_suffix_then_append);
+  tcase_add_test (tc, test_compaction);
+  tcase_add_test (tc, test_hard_state_round_trip);
+  tcase_add_test (tc, test_full_disk);
+  tcase_add_test (tc, test_failed_fsync_breaks_until_reopen);
+  suite_add_tcase (s, tc);
+  TCase *tw = tcase_create ("writer");
+  tcase_set_timeout (tw, 300);
+  tcase_add_test (tw, test_writer_group_commit_and_order);
+  tcase_add_test (tw, test_writer_free_drains_queue);
+  tcase_add_test (tw, test_writer_stream);
+  suite_add_tcase (s, tw);
+  return s;
+}
+
+int
+main (void)
+{
+  SRunner *sr = srunner_create (storage_suite ());
+  srunner_run_all (sr, CK_NORMAL);
+  int failed = srunner_ntests_failed (sr);
+  srunner_free (sr);
+  return failed == 0 ? 0 : 1;
+}

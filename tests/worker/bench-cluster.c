@@ -1,0 +1,119 @@
+/* bench-cluster.c — a local 3-worker cluster under `minka stress`
+ * (1,000 files of 1–64 KiB at concurrency 1 and 16), leader failover time
+ * over 10 rounds (kill -9 of the leader → first acknowledged write), idle
+ * worker RSS and the peak RSS a 200 MiB upload adds. Prints name=value. */
+#include "config.h"
+#include <stdio.h>
+#include <string.h>
+
+#include "cluster-harness.h"
+
+static void
+run_stress (TestCluster *c, guint concurrency, const char *prefix)
+{
+  GString *connect = g_string_new (NULL);
+  for (guint i = 0; i < c->workers->len; i++)
+    g_string_append_printf (connect, "%s127.0.0.1:%u", i ? "," : "",
+                            ((TestWorker *) c->workers->pdata[i])->port);
+  g_autofree char *conc = g_strdup_printf ("%u", concurrency);
+  const char *argv[] = { MINKA_CLI_BIN, "stress", "--connect", connect->str, "--files", "1000",
+                         "--min-size", "1024", "--max-size", "65536", "--concurrency", conc, NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) p = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  g_autofree char *out = NULL;
+  if (!p || !g_subprocess_communicate_utf8 (p, NULL, NULL, &out, NULL, &error))
+    {
+      printf ("%s_error=%s\n", prefix, error->message);
+      return;
+    }
+  g_auto (GStrv) lines = g_strsplit (out ? out : "", "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    if (strchr (lines[i], '='))
+      printf ("%s_%s\n", prefix, lines[i]);
+  printf ("%s_exit_status=%d\n", prefix, g_subprocess_get_exit_status (p));
+  g_string_free (connect, TRUE);
+}
+
+static int
+compare_doubles (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static void
+measure_failover (TestCluster *c, guint rounds)
+{
+  double ms[16];
+  guint done = 0;
+  g_autoptr (GBytes) data = test_random_bytes (4096, 5);
+  for (guint r = 0; r < rounds; r++)
+    {
+      int leader = test_cluster_wait_leader (c, 5000);
+      if (leader < 0)
+        break;
+      /* Let every follower catch up so any of them may win. */
+      g_usleep (300000);
+      gint64 start = g_get_monotonic_time ();
+      test_cluster_kill (c, (guint) leader);
+      g_autofree char *client = g_strdup_printf ("failover-%u", r);
+      g_autoptr (GError) error = NULL;
+      if (test_cluster_put (c, "failover.bin", data, client, 1, 10000, &error) == 0)
+        {
+          printf ("failover_error=%s\n", error->message);
+          break;
+        }
+      ms[done++] = (g_get_monotonic_time () - start) / 1000.0;
+      test_cluster_start (c, (guint) leader);
+    }
+  if (done == 0)
+    return;
+  qsort (ms, done, sizeof (double), compare_doubles);
+  printf ("failover_rounds=%u\nfailover_median_ms=%.1f\nfailover_max_ms=%.1f\n",
+          done, ms[done / 2], ms[done - 1]);
+}
+
+static gint64
+worker_rss (TestCluster *c, guint i, const char *member)
+{
+  g_autoptr (JsonObject) st = test_cluster_status (c, i);
+  return st ? json_object_get_int_member_with_default (st, member, -1) : -1;
+}
+
+int
+main (void)
+{
+  /* Idle RSS and the 200 MiB upload on a fresh cluster. */
+  TestCluster *c = test_cluster_new (3, FALSE);
+  test_cluster_wait_leader (c, 5000);
+  g_usleep (500000);
+  gint64 idle_max = 0, peak_before = 0, peak_after = 0;
+  for (guint i = 0; i < 3; i++)
+    {
+      idle_max = MAX (idle_max, worker_rss (c, i, "rss_bytes"));
+      peak_before = MAX (peak_before, worker_rss (c, i, "peak_rss_bytes"));
+    }
+  printf ("idle_worker_rss_mb=%.1f\n", idle_max / 1048576.0);
+  g_autoptr (GBytes) big = test_random_bytes (200 * 1024 * 1024, 3);
+  g_autoptr (GError) error = NULL;
+  if (test_cluster_put (c, "big.bin", big, "bench", 1, 120000, &error) == 0)
+    printf ("upload_200mib_error=%s\n", error->message);
+  gint64 added = 0;
+  for (guint i = 0; i < 3; i++)
+    {
+      gint64 peak = worker_rss (c, i, "peak_rss_bytes");
+      peak_after = MAX (peak_after, peak);
+      added = MAX (added, peak - idle_max);
+    }
+  printf ("upload_200mib_peak_worker_rss_mb=%.1f\nupload_200mib_added_rss_mb=%.1f\n",
+          peak_after / 1048576.0, added / 1048576.0);
+  test_cluster_free (c);
+
+  c = test_cluster_new (3, FALSE);
+  test_cluster_wait_leader (c, 5000);
+  run_stress (c, 1, "c1");
+  run_stress (c, 16, "c16");
+  measure_failover (c, 10);
+  test_cluster_free (c);
+  return 0;
+}
