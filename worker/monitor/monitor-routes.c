@@ -120,6 +120,10 @@ response_asset (const MonitorAsset *asset, const MonitorRequest *request, gboole
     }
   monitor_response_add_header (response, "ETag", asset->etag);
   monitor_response_add_header (response, "Cache-Control", "no-cache");
+  monitor_response_add_header (response, "X-Content-Type-Options", "nosniff");
+  if (g_str_has_prefix (asset->content_type, "text/html"))
+    monitor_response_add_header (response, "Content-Security-Policy",
+                                 "default-src 'self'; frame-ancestors 'none'");
   if (vary)
     monitor_response_add_header (response, "Vary", "Accept-Language");
   return response;
