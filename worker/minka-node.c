@@ -32,6 +32,7 @@ typedef struct {
 
 typedef struct {
   guint64 term;
+  gint64 start_us;
   MinkaProposalDone done;
   gpointer done_data;
 } Waiter;
@@ -48,6 +49,7 @@ struct _MinkaNode
   const RaftReady *ready;          /* the Ready being handled, or NULL */
   gboolean busy;                   /* a Ready is out, waiting for the disk */
   guint64 wait_seq;                /* writer op that ends the current Ready */
+  gint64 ready_start_us;
   guint64 submitted_last;          /* last log index handed to the writer */
   guint pending_ticks;
   GQueue queue;                    /* Queued* */
@@ -55,7 +57,7 @@ struct _MinkaNode
   RaftRole role;
   RaftNodeId leader;
   GBytes *config_seen;             /* encoded config last reported */
-  RaftStorageStats stats;
+  guint64 proposals;
   gboolean stopped;
 };
 
@@ -87,6 +89,7 @@ waiter_add (MinkaNode *node, guint64 index, MinkaProposalDone done, gpointer dat
     return;
   Waiter *w = g_new0 (Waiter, 1);
   w->term = raft_node_term (node->raft);
+  w->start_us = g_get_monotonic_time ();
   w->done = done;
   w->done_data = data;
   guint64 *key = g_new (guint64, 1);
@@ -104,6 +107,8 @@ waiter_resolve (MinkaNode *node, const RaftEntry *entry, gpointer result)
   if (!w)
     return;
   g_hash_table_steal (node->waiters, &key);
+  if (node->cb.proposal_done)
+    node->cb.proposal_done (node->user_data, (g_get_monotonic_time () - w->start_us) / 1e6);
   if (w->term == entry->term)
     w->done (w->done_data, NULL, result);
   else
@@ -288,6 +293,7 @@ start_ready (MinkaNode *node)
 
   node->busy = TRUE;
   node->wait_seq = last_seq;
+  node->ready_start_us = g_get_monotonic_time ();
   if (last_seq == 0)
     finish_ready (node);        /* nothing to persist */
 }
@@ -318,6 +324,8 @@ on_writer_done (const RaftWriterResult *result, gpointer user_data)
     }
   if (node->busy && result->seq >= node->wait_seq)
     {
+      if (node->cb.persisted)
+        node->cb.persisted (node->user_data, (g_get_monotonic_time () - node->ready_start_us) / 1e6);
       finish_ready (node);
       node_process (node);
     }
@@ -465,6 +473,7 @@ minka_node_propose (MinkaNode *node, GBytes *data, MinkaProposalDone done,
 {
   if (!check_leader (node, error))
     return FALSE;
+  node->proposals++;
   Queued *q = g_new0 (Queued, 1);
   q->kind = QUEUED_PROPOSE;
   q->data = g_bytes_ref (data);
@@ -481,6 +490,7 @@ minka_node_propose_config (MinkaNode *node, RaftConfigChangeType type, RaftNodeI
 {
   if (!check_leader (node, error))
     return FALSE;
+  node->proposals++;
   Queued *q = g_new0 (Queued, 1);
   q->kind = QUEUED_CONFIG;
   q->change = type;
@@ -556,4 +566,10 @@ RaftStorageStats
 minka_node_storage_stats (MinkaNode *node)
 {
   return raft_writer_get_stats (node->writer).storage;
+}
+
+guint64
+minka_node_n_proposals (MinkaNode *node)
+{
+  return node->proposals;
 }

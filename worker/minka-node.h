@@ -30,6 +30,10 @@ typedef struct {
   void (*role_changed) (gpointer user_data, RaftRole role, RaftNodeId leader);
   /* Storage failed (disk full, I/O error): the node stops. */
   void (*fatal) (gpointer user_data, const GError *error);
+  /* Optional measurements: how long each Ready took to become durable
+   * (write + fsync), and each proposal from propose to applied. */
+  void (*persisted) (gpointer user_data, double seconds);
+  void (*proposal_done) (gpointer user_data, double seconds);
 } MinkaNodeCallbacks;
 
 typedef struct {
@@ -75,5 +79,6 @@ RaftNode *minka_node_raft (MinkaNode *node);     /* read-only inspection */
 guint64 minka_node_applied_index (MinkaNode *node);
 const char *minka_node_dir (MinkaNode *node);
 RaftStorageStats minka_node_storage_stats (MinkaNode *node);
+guint64 minka_node_n_proposals (MinkaNode *node);
 
 G_END_DECLS

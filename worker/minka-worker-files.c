@@ -239,6 +239,8 @@ on_put_committed (gpointer user_data, const GError *error, gpointer result)
       if (!minka_conn_is_closed (u->conn))
         minka_conn_send (u->conn, reply, NULL, NULL, NULL);
       u->worker->uploads++;
+      minka_worker_log_request (u->worker, "upload", "stored %s (%" G_GUINT64_FORMAT " bytes) as file %"
+                                G_GUINT64_FORMAT, u->name, u->size, res->file_id);
       upload_forget (u);
     }
   upload_unref (u);
@@ -482,6 +484,9 @@ get_file (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
                              _("This worker is still fetching the file; try again or ask another worker"));
       return TRUE;
     }
+  minka_worker_log_request (worker, "download", "file %" G_GUINT64_FORMAT " (%s) to %s",
+                            record->id, record->name, minka_conn_get_remote (conn));
+  worker->download_bytes += record->size;
   g_autoptr (JsonObject) reply = minka_frame_header_new_reply (req, "GET_OK");
   json_object_set_member (reply, "file", minka_file_record_to_json (record));
   minka_conn_send (conn, reply, NULL, NULL, NULL);

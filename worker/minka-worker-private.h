@@ -8,6 +8,7 @@
 #include "minka-node.h"
 #include "minka-peer.h"
 #include "minka-server.h"
+#include "monitor-server.h"
 
 typedef struct {
   gint64 time_ms;
@@ -42,13 +43,20 @@ struct _MinkaWorker
   /* Files being fetched from peers (sha256 set). */
   GHashTable *fetching;
 
-  /* Recent Raft and request events for status/monitor. */
-  GQueue events;
+  /* Recent Raft events and client requests, for status and the monitor. */
+  GQueue events;                /* MinkaEvent* */
+  GQueue request_log;           /* MinkaEvent* */
 
-  /* Counters. */
+  /* The web monitor and what it reports. */
+  MonitorServer *monitor;
+  MonitorHistogram *append_seconds;     /* proposal → applied */
+  MonitorHistogram *persist_seconds;    /* Ready → durable (write + fsync) */
   guint64 requests;
   guint64 uploads;
   guint64 upload_bytes;
+  guint64 download_bytes;
+  guint64 commits;
+  guint64 elections;
 
   GSourceFunc quit;
   gpointer quit_data;
@@ -63,6 +71,15 @@ gboolean minka_worker_is_leader (MinkaWorker *worker);
 void minka_worker_reply_not_leader (MinkaWorker *worker, MinkaConn *conn, JsonObject *request);
 const char *minka_worker_member_name (MinkaWorker *worker, RaftNodeId id);
 JsonObject *minka_worker_status_json (MinkaWorker *worker);
+
+/* Records a client request for the monitor's "recent requests". */
+void minka_worker_log_request (MinkaWorker *worker, const char *kind, const char *fmt, ...)
+  G_GNUC_PRINTF (3, 4);
+JsonArray *minka_worker_peers_json (MinkaWorker *worker);
+
+/* minka-worker-monitor.c */
+gboolean minka_worker_monitor_start (MinkaWorker *worker, GError **error);
+void minka_worker_monitor_stop (MinkaWorker *worker);
 
 /* minka-worker-files.c: uploads, downloads, blob replication. */
 gboolean minka_worker_files_client_frame (MinkaWorker *worker, MinkaConn *conn,

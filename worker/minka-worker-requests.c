@@ -13,43 +13,12 @@
 
 /* ---- STATUS ------------------------------------------------------------------------- */
 
-static JsonArray *
-peers_json (MinkaWorker *worker)
-{
-  RaftNode *raft = minka_node_raft (worker->node);
-  gboolean leader = raft_node_role (raft) == RAFT_ROLE_LEADER;
-  guint64 last = raft_node_last_index (raft);
-  gint64 now = g_get_monotonic_time ();
-  JsonArray *peers = json_array_new ();
-  const RaftConfig *members = raft_node_config (raft);
-
-  for (guint i = 0; i < members->n_nodes; i++)
-    {
-      RaftNodeId id = members->ids[i];
-      if (id == worker->id)
-        continue;
-      MinkaPeer *peer = g_hash_table_lookup (worker->peers, &id);
-      JsonObject *p = json_object_new ();
-      json_object_set_string_member (p, "name", minka_worker_member_name (worker, id));
-      json_object_set_int_member (p, "id", (gint64) id);
-      json_object_set_string_member (p, "address", peer ? minka_peer_get_address (peer) : "");
-      json_object_set_boolean_member (p, "reachable", peer && minka_peer_is_reachable (peer));
-      guint64 match = leader ? raft_node_peer_match (raft, id) : 0;
-      json_object_set_int_member (p, "match_index", (gint64) match);
-      json_object_set_int_member (p, "lag", leader && last >= match ? (gint64) (last - match) : -1);
-      gint64 contact = peer ? minka_peer_last_contact (peer) : 0;
-      json_object_set_int_member (p, "last_contact_ms", contact ? (now - contact) / 1000 : -1);
-      json_array_add_object_element (peers, p);
-    }
-  return peers;
-}
-
 static gboolean
 status (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
 {
   g_autoptr (JsonObject) reply = minka_frame_header_new_reply (req, "STATUS_OK");
   json_object_set_object_member (reply, "worker", minka_worker_status_json (worker));
-  json_object_set_array_member (reply, "peers", peers_json (worker));
+  json_object_set_array_member (reply, "peers", minka_worker_peers_json (worker));
   minka_conn_send (conn, reply, NULL, NULL, NULL);
   return TRUE;
 }
@@ -187,6 +156,7 @@ on_delete_committed (gpointer user_data, const GError *error, gpointer result)
     {
       g_autoptr (JsonObject) reply = minka_frame_header_new_reply (p->req, p->reply_type);
       json_object_set_int_member (reply, "file", (gint64) res->file_id);
+      minka_worker_log_request (p->worker, "delete", "deleted file %" G_GUINT64_FORMAT, res->file_id);
       minka_conn_send (p->conn, reply, NULL, NULL, NULL);
     }
   pending_free (p);

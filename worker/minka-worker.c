@@ -41,20 +41,36 @@ event_free (MinkaEvent *event)
   g_free (event);
 }
 
+static MinkaEvent *
+push_event (GQueue *queue, const char *kind, char *message)
+{
+  MinkaEvent *event = g_new0 (MinkaEvent, 1);
+  event->time_ms = g_get_real_time () / 1000;
+  event->kind = g_strdup (kind);
+  event->message = message;
+  g_queue_push_tail (queue, event);
+  while (g_queue_get_length (queue) > MAX_EVENTS)
+    event_free (g_queue_pop_head (queue));
+  return event;
+}
+
 void
 minka_worker_event (MinkaWorker *worker, const char *kind, const char *fmt, ...)
 {
   va_list args;
   va_start (args, fmt);
-  MinkaEvent *event = g_new0 (MinkaEvent, 1);
-  event->time_ms = g_get_real_time () / 1000;
-  event->kind = g_strdup (kind);
-  event->message = g_strdup_vprintf (fmt, args);
+  MinkaEvent *event = push_event (&worker->events, kind, g_strdup_vprintf (fmt, args));
   va_end (args);
   g_message ("[%s] %s", kind, event->message);
-  g_queue_push_tail (&worker->events, event);
-  while (g_queue_get_length (&worker->events) > MAX_EVENTS)
-    event_free (g_queue_pop_head (&worker->events));
+}
+
+void
+minka_worker_log_request (MinkaWorker *worker, const char *kind, const char *fmt, ...)
+{
+  va_list args;
+  va_start (args, fmt);
+  push_event (&worker->request_log, kind, g_strdup_vprintf (fmt, args));
+  va_end (args);
 }
 
 /* ---- membership and peers ----------------------------------------------------- */
@@ -139,11 +155,15 @@ node_apply (gpointer user_data, const RaftEntry *entry)
   MinkaWorker *worker = user_data;
   MinkaCatalogResult *result = g_new0 (MinkaCatalogResult, 1);
   minka_catalog_apply (worker->catalog, entry->index, entry->data, result);
+  worker->commits++;
   if (result->ok)
     {
       const MinkaFileRecord *record = minka_catalog_lookup (worker->catalog, result->file_id);
       if (record && record->id == entry->index)
         minka_worker_files_ensure_blob (worker, record);
+      if (result->deleted_sha256[0]
+          && !minka_catalog_blob_in_use (worker->catalog, result->deleted_sha256))
+        minka_blob_store_delete (worker->blobs, result->deleted_sha256, NULL);
     }
   minka_worker_snapshot_maybe (worker);
   return result;
@@ -177,6 +197,8 @@ node_role_changed (gpointer user_data, RaftRole role, RaftNodeId leader)
 {
   MinkaWorker *worker = user_data;
   RaftNode *raft = minka_node_raft (worker->node);
+  if (role == RAFT_ROLE_CANDIDATE)
+    worker->elections++;
   if (role == RAFT_ROLE_LEADER)
     minka_worker_event (worker, "leader", "became leader in term %" G_GUINT64_FORMAT,
                         raft_node_term (raft));
@@ -202,6 +224,20 @@ node_fatal (gpointer user_data, const GError *error)
   g_critical (_("Stopping: the Raft log cannot be written: %s"), error->message);
   if (worker->quit)
     g_idle_add (worker->quit, worker->quit_data);
+}
+
+static void
+node_persisted (gpointer user_data, double seconds)
+{
+  MinkaWorker *worker = user_data;
+  monitor_histogram_observe (worker->persist_seconds, seconds);
+}
+
+static void
+node_proposal_done (gpointer user_data, double seconds)
+{
+  MinkaWorker *worker = user_data;
+  monitor_histogram_observe (worker->append_seconds, seconds);
 }
 
 /* ---- replies shared by the request handlers ------------------------------------- */
@@ -320,6 +356,37 @@ minka_worker_status_json (MinkaWorker *worker)
   return o;
 }
 
+JsonArray *
+minka_worker_peers_json (MinkaWorker *worker)
+{
+  RaftNode *raft = minka_node_raft (worker->node);
+  gboolean leader = raft_node_role (raft) == RAFT_ROLE_LEADER;
+  guint64 last = raft_node_last_index (raft);
+  gint64 now = g_get_monotonic_time ();
+  JsonArray *peers = json_array_new ();
+  const RaftConfig *members = raft_node_config (raft);
+
+  for (guint i = 0; i < members->n_nodes; i++)
+    {
+      RaftNodeId id = members->ids[i];
+      if (id == worker->id)
+        continue;
+      MinkaPeer *peer = g_hash_table_lookup (worker->peers, &id);
+      JsonObject *p = json_object_new ();
+      json_object_set_string_member (p, "name", minka_worker_member_name (worker, id));
+      json_object_set_int_member (p, "id", (gint64) id);
+      json_object_set_string_member (p, "address", peer ? minka_peer_get_address (peer) : "");
+      json_object_set_boolean_member (p, "reachable", peer && minka_peer_is_reachable (peer));
+      guint64 match = leader ? raft_node_peer_match (raft, id) : 0;
+      json_object_set_int_member (p, "match_index", (gint64) match);
+      json_object_set_int_member (p, "lag", leader && last >= match ? (gint64) (last - match) : -1);
+      gint64 contact = peer ? minka_peer_last_contact (peer) : 0;
+      json_object_set_int_member (p, "last_contact_ms", contact ? (now - contact) / 1000 : -1);
+      json_array_add_object_element (peers, p);
+    }
+  return peers;
+}
+
 /* ---- lifecycle -------------------------------------------------------------------------- */
 
 static RaftConfig
@@ -381,6 +448,11 @@ minka_worker_new (MinkaClusterConfig *config, const char *name,
   worker->fetching = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   worker->catalog = minka_catalog_new ();
   g_queue_init (&worker->events);
+  g_queue_init (&worker->request_log);
+  static const double latency_bounds[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                           0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1 };
+  worker->append_seconds = monitor_histogram_new (latency_bounds, G_N_ELEMENTS (latency_bounds));
+  worker->persist_seconds = monitor_histogram_new (latency_bounds, G_N_ELEMENTS (latency_bounds));
 
   if (config->key_file && !(worker->key = minka_auth_key_load (config->key_file, error)))
     goto fail;
@@ -409,6 +481,8 @@ minka_worker_new (MinkaClusterConfig *config, const char *name,
     .install_snapshot = node_install_snapshot,
     .role_changed = node_role_changed,
     .fatal = node_fatal,
+    .persisted = node_persisted,
+    .proposal_done = node_proposal_done,
   };
   MinkaNodeOptions node_options = { .no_sync = options->no_sync };
   RaftConfig boot = bootstrap_config (config);
@@ -424,7 +498,7 @@ minka_worker_new (MinkaClusterConfig *config, const char *name,
   MinkaServerCallbacks server_callbacks = { .frame = on_frame, .closed = on_conn_closed };
   worker->server = minka_server_new (self->address.host, self->address.port, worker->key,
                                      &server_callbacks, worker, error);
-  if (!worker->server)
+  if (!worker->server || !minka_worker_monitor_start (worker, error))
     goto fail;
   return worker;
 
@@ -494,6 +568,7 @@ minka_worker_free (MinkaWorker *worker)
 {
   if (!worker)
     return;
+  minka_worker_monitor_stop (worker);
   minka_server_free (worker->server);
   g_hash_table_destroy (worker->peers);
   minka_node_free (worker->node);
@@ -503,6 +578,9 @@ minka_worker_free (MinkaWorker *worker)
   g_clear_pointer (&worker->blobs, minka_blob_store_free);
   g_clear_pointer (&worker->key, g_bytes_unref);
   g_queue_clear_full (&worker->events, (GDestroyNotify) event_free);
+  g_queue_clear_full (&worker->request_log, (GDestroyNotify) event_free);
+  g_clear_pointer (&worker->append_seconds, monitor_histogram_free);
+  g_clear_pointer (&worker->persist_seconds, monitor_histogram_free);
   g_free (worker->snapshot_path);
   g_free (worker->incoming_dir);
   g_free (worker->address);
