@@ -6,10 +6,10 @@ set -euo pipefail
 packages=(
   build-essential meson ninja-build pkg-config gettext
   libglib2.0-dev libjson-glib-dev libgtk-3-dev check
-  xvfb xauth curl dataset-fashion-mnist
+  xvfb xauth curl chromium dataset-fashion-mnist
 )
 # Optional: only the benchmarks use these (comparison baselines).
-optional=(libopenblas-dev python3-torch wrk chromium)
+optional=(libopenblas-dev python3-torch wrk)
 
 want=("${packages[@]}")
 if [ "${MINKA_BENCH_DEPS:-0}" = 1 ]; then want+=("${optional[@]}"); fi

@@ -13,8 +13,8 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
-#define CHROMIUM "/usr/bin/chromium"
-#define BROWSER_TIMEOUT_S 90
+#include "chromium-run.h"
+
 
 static GSubprocess *demo;
 static char *base;
@@ -41,63 +41,13 @@ demo_stop (void)
   g_clear_pointer (&base, g_free);
 }
 
-typedef struct {
-  GMainLoop *loop;
-  char *out;
-  gboolean done;
-} Run;
-
-static void
-on_communicated (GObject *source, GAsyncResult *result, gpointer data)
-{
-  Run *run = data;
-  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &run->out, NULL, NULL);
-  run->done = TRUE;
-  g_main_loop_quit (run->loop);
-}
-
-static gboolean
-on_timeout (gpointer data)
-{
-  g_subprocess_force_exit (data);     /* a hung browser fails the test */
-  return G_SOURCE_REMOVE;
-}
-
 /* Runs Chromium headless with @extra args and returns its stdout. */
 static char *
 chromium_run (const char *const *extra)
 {
-  g_autofree char *profile = g_build_filename (g_getenv ("MINKA_BUILD_DIR"), "meson-private",
-                                               "monitor-chromium-profile", NULL);
-  g_autofree char *profile_arg = g_strconcat ("--user-data-dir=", profile, NULL);
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  const char *fixed[] = { CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                          "--disable-background-networking", "--virtual-time-budget=5000", profile_arg };
-  for (gsize i = 0; i < G_N_ELEMENTS (fixed); i++)
-    g_ptr_array_add (argv, (gpointer) fixed[i]);
-  for (const char *const *a = extra; *a; a++)
-    g_ptr_array_add (argv, (gpointer) *a);
-  g_ptr_array_add (argv, NULL);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GSubprocess) p = g_subprocess_newv ((const char *const *) argv->pdata,
-                                                 G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
-                                                 &error);
-  ck_assert_msg (p != NULL, "%s", error ? error->message : "");
-  g_autoptr (GMainContext) context = g_main_context_new ();
-  g_main_context_push_thread_default (context);
-  Run run = { g_main_loop_new (context, FALSE), NULL, FALSE };
-  GSource *timer = g_timeout_source_new_seconds (BROWSER_TIMEOUT_S);
-  g_source_set_callback (timer, on_timeout, p, NULL);
-  g_source_attach (timer, context);
-  g_subprocess_communicate_utf8_async (p, NULL, NULL, on_communicated, &run);
-  g_main_loop_run (run.loop);
-  g_source_destroy (timer);
-  g_source_unref (timer);
-  g_main_loop_unref (run.loop);
-  g_main_context_pop_thread_default (context);
-  ck_assert_msg (g_subprocess_get_if_exited (p) && g_subprocess_get_exit_status (p) == 0,
-                 "chromium failed or timed out");
-  char *out = run.out ? run.out : g_strdup ("");
+  char *out = test_chromium_run (extra, &error);
+  ck_assert_msg (out != NULL, "%s", error ? error->message : "");
   return out;
 }
 
@@ -174,7 +124,7 @@ browser_suite (void)
 int
 main (void)
 {
-  if (!g_file_test (CHROMIUM, G_FILE_TEST_IS_EXECUTABLE) || g_getenv ("MINKA_MONITOR_DEMO") == NULL)
+  if (!g_file_test (TEST_CHROMIUM, G_FILE_TEST_IS_EXECUTABLE) || g_getenv ("MINKA_MONITOR_DEMO") == NULL)
     {
       g_print ("chromium not installed: skipped\n");
       return 77;
