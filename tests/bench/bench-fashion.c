@@ -1,0 +1,428 @@
+/* bench-fashion.c — end-to-end Fashion-MNIST benchmark (name=value lines).
+ *
+ * MLP 784-256-128-10, ReLU, Adam lr 1e-3, batch 128, inputs scaled to [0,1]:
+ * training samples/s with 1 thread and with every thread (best epoch of
+ * two), the 1→N speedup, test accuracy after 15 epochs and the peak RSS of
+ * that run (in a child process, so that this process's own allocations do
+ * not count), single-sample predict latency (median) and batch-1024 predict
+ * throughput. When /usr/bin/python3 has torch, the same MLP in PyTorch
+ * (fashion_torch.py) runs in the same benchmark for a baseline.
+ *
+ * Environment: MINKA_FASHION_DIR (default /usr/share/datasets/fashion-mnist),
+ * MINKA_BENCH_EPOCHS (default 15). Exits 77 (skipped) without the data. */
+#include "config.h"
+
+#include <gio/gio.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "minka-compat.h"
+#include "nn-dataset.h"
+#include "nn-metrics.h"
+#include "nn-model.h"
+#include "nn-train.h"
+
+#define BENCH_SKIP 77
+#define BENCH_SPEED_EPOCHS 2
+#define BENCH_TORCH_TIMEOUT_S 900
+#define BENCH_CHILD_TIMEOUT_S 1800
+#define PYTHON "/usr/bin/python3"
+
+static const guint bench_hidden[] = { 256, 128 };
+
+typedef struct {
+  NnDataset *train, *test;
+  char *dir;
+} BenchData;
+
+static char *
+bench_file (const char *dir, const char *name)
+{
+  return g_build_filename (dir, name, NULL);
+}
+
+static gboolean
+bench_data_load (BenchData *d, GError **error)
+{
+  const char *env = g_getenv ("MINKA_FASHION_DIR");
+  d->dir = g_strdup (env ? env : "/usr/share/datasets/fashion-mnist");
+  char *ti = bench_file (d->dir, "train-images-idx3-ubyte.gz");
+  char *tl = bench_file (d->dir, "train-labels-idx1-ubyte.gz");
+  char *vi = bench_file (d->dir, "t10k-images-idx3-ubyte.gz");
+  char *vl = bench_file (d->dir, "t10k-labels-idx1-ubyte.gz");
+  d->train = nn_dataset_load_idx (ti, tl, error);
+  if (d->train)
+    d->test = nn_dataset_load_idx (vi, vl, error);
+  g_free (ti);
+  g_free (tl);
+  g_free (vi);
+  g_free (vl);
+  return d->test != NULL;
+}
+
+static void
+bench_data_clear (BenchData *d)
+{
+  nn_dataset_free (d->train);
+  nn_dataset_free (d->test);
+  g_free (d->dir);
+}
+
+static guint32 *
+bench_all_rows (guint n)
+{
+  guint32 *rows = g_new (guint32, n);
+  for (guint i = 0; i < n; i++)
+    rows[i] = i;
+  return rows;
+}
+
+static NnModel *
+bench_model_new (const NnDataset *ds)
+{
+  guint32 *rows = bench_all_rows (ds->n_rows);
+  NnNormalization *norm = nn_normalization_from_rows (ds, rows, ds->n_rows);
+  NnModel *model = nn_model_new (NN_TASK_CLASSIFICATION, ds->n_features, bench_hidden,
+                                 G_N_ELEMENTS (bench_hidden), ds->n_classes, NN_ACT_RELU, 1);
+  nn_model_set_schema (model, ds, norm);
+  nn_normalization_free (norm);
+  g_free (rows);
+  return model;
+}
+
+typedef struct {
+  double best_samples_per_s;
+  gboolean verbose;
+} BenchFit;
+
+static gboolean
+bench_on_epoch (const NnEpochReport *r, gpointer user_data)
+{
+  BenchFit *fit = user_data;
+  fit->best_samples_per_s = MAX (fit->best_samples_per_s, r->samples_per_s);
+  if (fit->verbose)
+    fprintf (stderr, "epoch %u/%u loss %.4f %.0f samples/s\n", r->epoch, r->epochs,
+             r->train_loss, r->samples_per_s);
+  return TRUE;
+}
+
+/* Trains a fresh model; returns it and the best epoch's samples/s. */
+static NnModel *
+bench_train (const NnDataset *ds, guint threads, guint epochs, gboolean verbose,
+             double *samples_per_s)
+{
+  NnModel *model = bench_model_new (ds);
+  NnTrainConfig config;
+  nn_train_config_init (&config);
+  config.optimizer = NN_OPT_ADAM;
+  config.learning_rate = 1e-3f;
+  config.batch_size = 128;
+  config.epochs = epochs;
+  config.threads = threads;
+  config.seed = 1;
+  guint32 *rows = bench_all_rows (ds->n_rows);
+  NnTrainer *trainer = nn_trainer_new (model, &config);
+  BenchFit fit = { 0.0, verbose };
+  GError *error = NULL;
+  if (!nn_trainer_fit (trainer, ds, rows, ds->n_rows, NULL, 0, bench_on_epoch, &fit, &error))
+    {
+      fprintf (stderr, "training failed: %s\n", error->message);
+      g_error_free (error);
+    }
+  nn_trainer_free (trainer);
+  g_free (rows);
+  *samples_per_s = fit.best_samples_per_s;
+  return model;
+}
+
+static double
+bench_accuracy (const NnModel *model, const NnDataset *ds)
+{
+  guint n_out = model->sizes[model->n_layers];
+  float *probs = g_new (float, (gsize) ds->n_rows * n_out);
+  float *raw = g_new (float, (gsize) 1024 * ds->n_features);
+  guint32 idx[1024];
+  for (guint start = 0; start < ds->n_rows; start += 1024)
+    {
+      guint count = MIN (1024, ds->n_rows - start);
+      for (guint i = 0; i < count; i++)
+        idx[i] = start + i;
+      nn_dataset_gather (ds, idx, count, NULL, raw);
+      nn_model_predict (model, raw, count, probs + (gsize) start * n_out);
+    }
+  double acc = nn_metric_accuracy (probs, ds->labels, ds->n_rows, n_out);
+  g_free (raw);
+  g_free (probs);
+  return acc;
+}
+
+/* ---- child: the long training run, measured alone ---- */
+
+static int
+bench_child_train (void)
+{
+  BenchData d = { 0 };
+  GError *error = NULL;
+  if (!bench_data_load (&d, &error))
+    {
+      fprintf (stderr, "%s\n", error->message);
+      g_error_free (error);
+      return 1;
+    }
+  const char *env = g_getenv ("MINKA_BENCH_EPOCHS");
+  guint epochs = env ? (guint) MAX (1, atoi (env)) : 15;
+  double sps = 0;
+  gint64 t0 = g_get_monotonic_time ();
+  NnModel *model = bench_train (d.train, 0, epochs, TRUE, &sps);
+  double seconds = (g_get_monotonic_time () - t0) / 1e6;
+  printf ("epochs=%u\n", epochs);
+  printf ("test_accuracy=%.4f\n", bench_accuracy (model, d.test));
+  printf ("train_seconds_all_epochs=%.1f\n", seconds);
+  printf ("peak_rss_mb=%.1f\n", minka_peak_rss_bytes () / 1048576.0);
+  nn_model_free (model);
+  bench_data_clear (&d);
+  return 0;
+}
+
+/* ---- running a child with a timeout ---- */
+
+typedef struct {
+  GMainLoop *loop;
+  char *out, *err;
+  gboolean done, ok;
+} BenchChild;
+
+static void
+bench_child_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  BenchChild *c = user_data;
+  c->ok = g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), res, &c->out, &c->err, NULL);
+  c->done = TRUE;
+  g_main_loop_quit (c->loop);
+}
+
+static gboolean
+bench_child_timeout (gpointer user_data)
+{
+  g_main_loop_quit (((BenchChild *) user_data)->loop);
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs @argv and returns its stdout, or NULL on failure or timeout. */
+static char *
+bench_run (GSubprocessLauncher *launcher, const char * const *argv, guint timeout_s)
+{
+  GError *error = NULL;
+  GSubprocess *proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  if (proc == NULL)
+    {
+      fprintf (stderr, "cannot run %s: %s\n", argv[0], error->message);
+      g_error_free (error);
+      return NULL;
+    }
+  BenchChild c = { g_main_loop_new (NULL, FALSE), NULL, NULL, FALSE, FALSE };
+  g_subprocess_communicate_utf8_async (proc, NULL, NULL, bench_child_done, &c);
+  guint timer = g_timeout_add_seconds (timeout_s, bench_child_timeout, &c);
+  g_main_loop_run (c.loop);
+  if (!c.done)
+    {
+      fprintf (stderr, "%s timed out after %u s\n", argv[0], timeout_s);
+      g_subprocess_force_exit (proc);
+      while (!c.done)
+        g_main_context_iteration (NULL, TRUE);
+    }
+  else
+    g_source_remove (timer);
+  gboolean ok = c.ok && g_subprocess_get_if_exited (proc) && g_subprocess_get_exit_status (proc) == 0;
+  if (!ok && c.err)
+    fprintf (stderr, "%s failed:\n%s\n", argv[0], c.err);
+  g_main_loop_unref (c.loop);
+  g_object_unref (proc);
+  g_free (c.err);
+  if (!ok)
+    g_clear_pointer (&c.out, g_free);
+  return c.out;
+}
+
+static double
+bench_value (const char *text, const char *name)
+{
+  if (text == NULL)
+    return NAN;
+  char **lines = g_strsplit (text, "\n", -1);
+  double v = NAN;
+  gsize len = strlen (name);
+  for (guint i = 0; lines[i]; i++)
+    if (strncmp (lines[i], name, len) == 0 && lines[i][len] == '=')
+      v = g_ascii_strtod (lines[i] + len + 1, NULL);
+  g_strfreev (lines);
+  return v;
+}
+
+/* ---- the parts of the benchmark ---- */
+
+static void
+bench_training_speed (const BenchData *d, guint n_threads, double *all_sps)
+{
+  double sps1 = 0, spsn = 0;
+  nn_model_free (bench_train (d->train, 1, BENCH_SPEED_EPOCHS, FALSE, &sps1));
+  nn_model_free (bench_train (d->train, n_threads, BENCH_SPEED_EPOCHS, FALSE, &spsn));
+  printf ("threads=%u\n", n_threads);
+  printf ("train_samples_per_s_1thread=%.0f\n", sps1);
+  printf ("train_samples_per_s_all_threads=%.0f\n", spsn);
+  printf ("speedup_1_to_all_threads=%.2f\n", sps1 > 0 ? spsn / sps1 : NAN);
+  fflush (stdout);
+  *all_sps = spsn;
+}
+
+static void
+bench_long_run (const char *self)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                                                             | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  const char *argv[] = { self, "--child-train", NULL };
+  char *out = bench_run (launcher, argv, BENCH_CHILD_TIMEOUT_S);
+  if (out)
+    fputs (out, stdout);
+  else
+    printf ("test_accuracy=nan\n");
+  fflush (stdout);
+  g_free (out);
+  g_object_unref (launcher);
+}
+
+static int
+bench_compare_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static void
+bench_predict (const BenchData *d)
+{
+  NnModel *model = bench_model_new (d->train);
+  guint n_in = d->train->n_features, n_out = model->sizes[model->n_layers];
+  float *raw = g_new (float, (gsize) 1024 * n_in);
+  float *out = g_new (float, (gsize) 1024 * n_out);
+  guint32 rows[1024];
+  for (guint i = 0; i < 1024; i++)
+    rows[i] = i;
+  nn_dataset_gather (d->test, rows, 1024, NULL, raw);
+
+  /* Single sample: groups of 100 calls (the clock has µs resolution). */
+  enum { GROUPS = 301, PER_GROUP = 100 };
+  double *lat = g_new (double, GROUPS);
+  for (guint i = 0; i < 200; i++)
+    nn_model_predict (model, raw + (gsize) (i % 1024) * n_in, 1, out);
+  for (guint g = 0; g < GROUPS; g++)
+    {
+      gint64 t0 = g_get_monotonic_time ();
+      for (guint i = 0; i < PER_GROUP; i++)
+        nn_model_predict (model, raw + (gsize) ((g * PER_GROUP + i) % 1024) * n_in, 1, out);
+      lat[g] = (double) (g_get_monotonic_time () - t0) / PER_GROUP;
+    }
+  qsort (lat, GROUPS, sizeof (double), bench_compare_double);
+  printf ("predict_single_latency_us=%.2f\n", lat[GROUPS / 2]);
+
+  /* Batch of 1024: median of 31 runs. */
+  enum { RUNS = 31 };
+  double sps[RUNS];
+  nn_model_predict (model, raw, 1024, out);
+  for (guint r = 0; r < RUNS; r++)
+    {
+      gint64 t0 = g_get_monotonic_time ();
+      nn_model_predict (model, raw, 1024, out);
+      sps[r] = 1024 / ((g_get_monotonic_time () - t0 + 1) / 1e6);
+    }
+  qsort (sps, RUNS, sizeof (double), bench_compare_double);
+  printf ("predict_batch1024_samples_per_s=%.0f\n", sps[RUNS / 2]);
+  fflush (stdout);
+  g_free (lat);
+  g_free (raw);
+  g_free (out);
+  nn_model_free (model);
+}
+
+static gboolean
+bench_have_torch (void)
+{
+  const char *argv[] = { PYTHON, "-c", "import torch, numpy", NULL };
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE
+                                                             | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  GSubprocess *proc = g_subprocess_launcher_spawnv (launcher, argv, NULL);
+  gboolean ok = proc && g_subprocess_wait_check (proc, NULL, NULL);
+  g_clear_object (&proc);
+  g_object_unref (launcher);
+  return ok;
+}
+
+/* PyTorch in its strongest configuration here: OpenBLAS core-type and L2
+ * overrides unset, OpenMP threads sleep when idle. */
+static double
+bench_torch_run (const char *dir, guint threads)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                                                             | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_unsetenv (launcher, "OPENBLAS_CORETYPE");
+  g_subprocess_launcher_unsetenv (launcher, "OPENBLAS_L2_SIZE");
+  g_subprocess_launcher_setenv (launcher, "OMP_WAIT_POLICY", "PASSIVE", TRUE);
+  char *script = g_build_filename (MINKA_SOURCE_DIR, "tests", "bench", "fashion_torch.py", NULL);
+  char *threads_text = g_strdup_printf ("%u", threads);
+  char *epochs_text = g_strdup_printf ("%u", BENCH_SPEED_EPOCHS);
+  const char *argv[] = { PYTHON, script, "--data", dir, "--threads", threads_text,
+                         "--epochs", epochs_text, NULL };
+  char *out = bench_run (launcher, argv, BENCH_TORCH_TIMEOUT_S);
+  double sps = bench_value (out, "samples_per_s");
+  g_free (out);
+  g_free (epochs_text);
+  g_free (threads_text);
+  g_free (script);
+  g_object_unref (launcher);
+  return sps;
+}
+
+static void
+bench_torch (const BenchData *d, guint n_threads, double ours_all)
+{
+  if (!bench_have_torch ())
+    {
+      printf ("# PyTorch comparison skipped: %s cannot import torch and numpy\n", PYTHON);
+      return;
+    }
+  double t1 = bench_torch_run (d->dir, 1);
+  double tn = bench_torch_run (d->dir, n_threads);
+  printf ("torch_samples_per_s_1thread=%.0f\n", t1);
+  printf ("torch_samples_per_s=%.0f\n", tn);
+  printf ("ratio_ours_torch=%.2f\n", ours_all / tn);
+  fflush (stdout);
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc > 1 && strcmp (argv[1], "--child-train") == 0)
+    return bench_child_train ();
+
+  BenchData d = { 0 };
+  GError *error = NULL;
+  if (!bench_data_load (&d, &error))
+    {
+      printf ("# skipped: Fashion-MNIST not available (%s); install dataset-fashion-mnist\n",
+              error->message);
+      g_error_free (error);
+      bench_data_clear (&d);
+      return BENCH_SKIP;
+    }
+  guint n_threads = minka_cpu_count ();
+  printf ("train_rows=%u\ntest_rows=%u\n", d.train->n_rows, d.test->n_rows);
+  double ours_all = 0;
+  bench_training_speed (&d, n_threads, &ours_all);
+  bench_predict (&d);
+  bench_long_run (argv[0]);
+  bench_torch (&d, n_threads, ours_all);
+  bench_data_clear (&d);
+  return 0;
+}
