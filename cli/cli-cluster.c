@@ -1,0 +1,278 @@
+/* cli-cluster.c — shared by the `minka` cluster subcommands: finding the
+ * cluster from --config / --connect / $MINKA_CONFIG, making a client,
+ * waiting for async results, progress bars and safe file names. */
+#include "config.h"
+
+#include "cli-cluster.h"
+
+#include "minka-auth.h"
+#include "minka-config.h"
+
+#include <glib/gi18n-lib.h>
+#include <string.h>
+
+#ifdef G_OS_UNIX
+#include <glib-unix.h>
+#include <signal.h>
+#endif
+
+static char *cli_argv0;
+
+void
+cli_cluster_set_argv0 (const char *argv0)
+{
+  g_free (cli_argv0);
+  cli_argv0 = g_strdup (argv0);
+}
+
+const char *
+cli_cluster_get_argv0 (void)
+{
+  return cli_argv0;
+}
+
+void
+cli_cluster_add_options (GOptionContext *context, CliClusterOptions *options)
+{
+  const GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &options->config,
+      N_("Cluster description (default: $MINKA_CONFIG)"), N_("CLUSTER.ini") },
+    { "connect", 0, 0, G_OPTION_ARG_STRING, &options->connect,
+      N_("Workers to talk to instead of a cluster file"), N_("HOST:PORT[,…]") },
+    { "key-file", 0, 0, G_OPTION_ARG_FILENAME, &options->key_file,
+      N_("Cluster key, with --connect"), N_("FILE") },
+    { NULL }
+  };
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+}
+
+void
+cli_cluster_options_clear (CliClusterOptions *options)
+{
+  g_clear_pointer (&options->config, g_free);
+  g_clear_pointer (&options->connect, g_free);
+  g_clear_pointer (&options->key_file, g_free);
+}
+
+void
+cli_cluster_free (CliCluster *cluster)
+{
+  if (cluster == NULL)
+    return;
+  g_strfreev (cluster->names);
+  g_strfreev (cluster->addresses);
+  g_strfreev (cluster->monitors);
+  g_clear_pointer (&cluster->key, g_bytes_unref);
+  g_free (cluster->config_path);
+  g_free (cluster);
+}
+
+static CliCluster *
+cluster_from_connect (const char *text, const char *key_file, GError **error)
+{
+  g_autoptr (GPtrArray) list = minka_address_list_parse (text, error);
+  if (list == NULL)
+    return NULL;
+  if (list->len == 0)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--connect needs at least one HOST:PORT"));
+      return NULL;
+    }
+  CliCluster *cluster = g_new0 (CliCluster, 1);
+  cluster->names = g_new0 (char *, list->len + 1);
+  cluster->addresses = g_new0 (char *, list->len + 1);
+  cluster->monitors = g_new0 (char *, list->len + 1);
+  for (guint i = 0; i < list->len; i++)
+    {
+      cluster->addresses[i] = minka_address_to_string (list->pdata[i]);
+      cluster->names[i] = g_strdup (cluster->addresses[i]);
+      cluster->monitors[i] = g_strdup ("");
+    }
+  if (key_file != NULL && (cluster->key = minka_auth_key_load (key_file, error)) == NULL)
+    {
+      cli_cluster_free (cluster);
+      return NULL;
+    }
+  return cluster;
+}
+
+static CliCluster *
+cluster_from_config (const char *path, GError **error)
+{
+  g_autoptr (MinkaClusterConfig) config = minka_cluster_config_load (path, error);
+  if (config == NULL)
+    return NULL;
+  if (config->workers->len == 0)
+    {
+      g_set_error (error, MINKA_CONFIG_ERROR, MINKA_CONFIG_ERROR_INVALID,
+                   _("%s lists no worker"), path);
+      return NULL;
+    }
+  CliCluster *cluster = g_new0 (CliCluster, 1);
+  guint n = config->workers->len;
+  cluster->config_path = g_strdup (path);
+  cluster->names = g_new0 (char *, n + 1);
+  cluster->addresses = g_new0 (char *, n + 1);
+  cluster->monitors = g_new0 (char *, n + 1);
+  for (guint i = 0; i < n; i++)
+    {
+      const MinkaWorkerConfig *worker = config->workers->pdata[i];
+      cluster->names[i] = g_strdup (worker->name);
+      cluster->addresses[i] = minka_address_to_string (&worker->address);
+      cluster->monitors[i] = worker->monitor.host != NULL
+        ? minka_address_to_string (&worker->monitor) : g_strdup ("");
+    }
+  if (config->key_file != NULL
+      && (cluster->key = minka_auth_key_load (config->key_file, error)) == NULL)
+    {
+      cli_cluster_free (cluster);
+      return NULL;
+    }
+  return cluster;
+}
+
+CliCluster *
+cli_cluster_resolve (const CliClusterOptions *options, GError **error)
+{
+  if (options->connect != NULL)
+    return cluster_from_connect (options->connect, options->key_file, error);
+  if (options->config != NULL)
+    return cluster_from_config (options->config, error);
+  const char *env = g_getenv ("MINKA_CONFIG");
+  if (env != NULL && env[0] != '\0')
+    return cluster_from_config (env, error);
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+               _("no cluster given: use --config CLUSTER.ini, --connect HOST:PORT "
+                 "or set MINKA_CONFIG"));
+  return NULL;
+}
+
+MinkaClient *
+cli_cluster_client_new (const CliCluster *cluster)
+{
+  MinkaClient *client = minka_client_new ((const char *const *) cluster->addresses,
+                                          cluster->key);
+  /* Long enough to ride out a leader election, short enough for a human. */
+  minka_client_set_timeouts (client, 2000, 30000, 10000);
+  return client;
+}
+
+void
+cli_cluster_store_result (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GAsyncResult **slot = user_data;
+  *slot = g_object_ref (result);
+}
+
+GAsyncResult *
+cli_cluster_wait (GAsyncResult **slot)
+{
+  while (*slot == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return g_steal_pointer (slot);
+}
+
+struct _CliInterrupt {
+  guint sources[2];
+};
+
+#ifdef G_OS_UNIX
+static gboolean
+on_interrupt (gpointer data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (data));
+  return G_SOURCE_CONTINUE;
+}
+#endif
+
+CliInterrupt *
+cli_cluster_interrupt_new (GCancellable *cancellable)
+{
+  CliInterrupt *interrupt = g_new0 (CliInterrupt, 1);
+#ifdef G_OS_UNIX
+  const int signals[2] = { SIGINT, SIGTERM };
+  for (int i = 0; i < 2; i++)
+    interrupt->sources[i] = g_unix_signal_add_full (G_PRIORITY_HIGH, signals[i], on_interrupt,
+                                                    g_object_ref (cancellable),
+                                                    g_object_unref);
+#endif
+  return interrupt;
+}
+
+void
+cli_cluster_interrupt_free (CliInterrupt *interrupt)
+{
+  if (interrupt == NULL)
+    return;
+  for (int i = 0; i < 2; i++)
+    if (interrupt->sources[i] != 0)
+      g_source_remove (interrupt->sources[i]);
+  g_free (interrupt);
+}
+
+gboolean
+cli_cluster_is_terminal (int fd)
+{
+  /* GLib's portable "is this fd a console" check (isatty / Win32 console). */
+  return g_log_writer_supports_color (fd);
+}
+
+char *
+cli_cluster_format_size (guint64 bytes)
+{
+  return g_format_size_full (bytes, G_FORMAT_SIZE_IEC_UNITS);
+}
+
+static gboolean progress_drawn;
+
+void
+cli_cluster_progress_draw (const char *label, guint64 done, guint64 total)
+{
+  enum { WIDTH = 30 };
+  double fraction = total > 0 ? (double) done / (double) total : 1.0;
+  int filled = (int) (fraction * WIDTH);
+  char bar[WIDTH + 1];
+  for (int i = 0; i < WIDTH; i++)
+    bar[i] = i < filled ? '#' : '-';
+  bar[WIDTH] = '\0';
+  g_autofree char *done_text = cli_cluster_format_size (done);
+  g_autofree char *total_text = cli_cluster_format_size (total);
+  fprintf (stderr, "\r%s [%s] %3d%% %s / %s   ", label, bar, (int) (fraction * 100),
+           done_text, total_text);
+  fflush (stderr);
+  progress_drawn = TRUE;
+}
+
+void
+cli_cluster_progress_end (void)
+{
+  if (progress_drawn)
+    fprintf (stderr, "\n");
+  progress_drawn = FALSE;
+}
+
+char *
+cli_cluster_safe_filename (const char *name, const char *fallback)
+{
+  const char *base = name != NULL ? name : "";
+  for (const char *p = base; *p != '\0'; p++)
+    if (*p == '/' || *p == '\\')
+      base = p + 1;
+  GString *out = g_string_new (NULL);
+  for (const char *p = base; *p != '\0'; p++)
+    {
+      unsigned char c = (unsigned char) *p;
+      if (c < 0x20 || c == 0x7f || strchr (":*?\"<>|", c) != NULL)
+        g_string_append_c (out, '_');
+      else
+        g_string_append_c (out, (char) c);
+    }
+  if (out->len == 0 || strcmp (out->str, ".") == 0 || strcmp (out->str, "..") == 0
+      || !g_utf8_validate (out->str, -1, NULL))
+    {
+      g_string_free (out, TRUE);
+      return g_strdup (fallback);
+    }
+  return g_string_free (out, FALSE);
+}

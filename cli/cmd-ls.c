@@ -1,0 +1,110 @@
+/* cmd-ls.c — `minka ls [--json]`: the files of the cluster's catalog (ID,
+ * size, SHA-256, creation time, name), as a table or JSON. */
+#include "config.h"
+
+#include "cli.h"
+#include "cli-cluster.h"
+
+#include <glib/gi18n-lib.h>
+#include <json-glib/json-glib.h>
+
+#define CMD "ls"
+
+static char *
+ls_time_text (gint64 ms)
+{
+  g_autoptr (GDateTime) time = g_date_time_new_from_unix_utc (ms / 1000);
+  return time != NULL ? g_date_time_format (time, "%Y-%m-%d %H:%M:%S") : g_strdup ("-");
+}
+
+static void
+ls_print_table (const MinkaFileList *list)
+{
+  g_print ("%8s %12s  %-16s  %-19s  %s\n", _("ID"), _("SIZE"), _("SHA-256"), _("CREATED (UTC)"),
+           _("NAME"));
+  for (guint i = 0; i < list->files->len; i++)
+    {
+      const MinkaFileInfo *info = list->files->pdata[i];
+      g_autofree char *created = ls_time_text (info->created_ms);
+      g_print ("%8" G_GUINT64_FORMAT " %12" G_GUINT64_FORMAT "  %.16s  %-19s  %s\n", info->id,
+               info->size, info->sha256, created, info->name);
+    }
+}
+
+static void
+ls_print_json (const MinkaFileList *list)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "applied_index");
+  json_builder_add_int_value (builder, (gint64) list->applied_index);
+  json_builder_set_member_name (builder, "digest");
+  json_builder_add_string_value (builder, list->digest != NULL ? list->digest : "");
+  json_builder_set_member_name (builder, "files");
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < list->files->len; i++)
+    {
+      const MinkaFileInfo *info = list->files->pdata[i];
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "id");
+      json_builder_add_int_value (builder, (gint64) info->id);
+      json_builder_set_member_name (builder, "name");
+      json_builder_add_string_value (builder, info->name);
+      json_builder_set_member_name (builder, "size");
+      json_builder_add_int_value (builder, (gint64) info->size);
+      json_builder_set_member_name (builder, "sha256");
+      json_builder_add_string_value (builder, info->sha256);
+      json_builder_set_member_name (builder, "created_ms");
+      json_builder_add_int_value (builder, info->created_ms);
+      json_builder_set_member_name (builder, "client");
+      json_builder_add_string_value (builder, info->client != NULL ? info->client : "");
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  g_autoptr (JsonNode) root = json_builder_get_root (builder);
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  json_generator_set_pretty (generator, TRUE);
+  json_generator_set_root (generator, root);
+  g_autofree char *text = json_generator_to_data (generator, NULL);
+  g_print ("%s\n", text);
+}
+
+int
+cli_cmd_ls (int argc, char **argv)
+{
+  CliClusterOptions options = { 0 };
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
+    { NULL }
+  };
+  GOptionContext *context = g_option_context_new (NULL);
+  g_option_context_set_summary (context, _("List the files stored in the cluster."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  cli_cluster_add_options (context, &options);
+  if (!cli_parse_options (context, CMD, argc, argv))
+    {
+      cli_cluster_options_clear (&options);
+      return CLI_EXIT_USAGE;
+    }
+
+  GError *error = NULL;
+  g_autoptr (CliCluster) cluster = cli_cluster_resolve (&options, &error);
+  cli_cluster_options_clear (&options);
+  if (cluster == NULL)
+    return cli_fail_error (CMD, error);
+
+  g_autoptr (MinkaClient) client = cli_cluster_client_new (cluster);
+  GAsyncResult *slot = NULL;
+  minka_client_list_async (client, NULL, 0, NULL, cli_cluster_store_result, &slot);
+  g_autoptr (GAsyncResult) result = cli_cluster_wait (&slot);
+  g_autoptr (MinkaFileList) list = minka_client_list_finish (client, result, &error);
+  if (list == NULL)
+    return cli_fail_error (CMD, error);
+  if (json)
+    ls_print_json (list);
+  else
+    ls_print_table (list);
+  return CLI_EXIT_OK;
+}
