@@ -37,6 +37,18 @@ typedef struct {
 NnModel *nn_model_new (NnTask task, guint n_inputs, const guint *hidden,
                        guint n_hidden, guint n_outputs, NnActivation activation,
                        guint64 seed);
+/* A model with @n_layers dense layers of the given @sizes (n_layers + 1
+ * entries) and zeroed parameters, no schema (used when loading). */
+NnModel *nn_model_new_sized (NnTask task, const guint *sizes, guint n_layers,
+                             NnActivation activation);
+/* Parameter count for these sizes, or 0 if it overflows / exceeds
+ * NN_MODEL_MAX_PARAMS. */
+#define NN_MODEL_MAX_PARAMS ((gsize) 1 << 28)
+gsize nn_model_count_params (const guint *sizes, guint n_layers);
+guint nn_model_n_inputs (const NnModel *model);
+guint nn_model_n_outputs (const NnModel *model);
+/* Offset of layer @l's weights (then its biases at + in·out) in params. */
+gsize nn_model_layer_offset (const NnModel *model, guint layer);
 void nn_model_free (NnModel *model);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NnModel, nn_model_free)
 
