@@ -583,6 +583,14 @@ leader_step (RaftNode *node, const RaftMessage *m)
         break;
       pr->recent_active = TRUE;
       pr->probe_sent = FALSE;
+      /* The follower holds less than it once acknowledged: its disk was
+       * wiped or replaced. Forget the old match and probe from its end.
+       * (A stale, reordered response only causes one extra probe.) */
+      if (m->index < pr->match)
+        {
+          pr->match = m->index;
+          raft_progress_become_probe (pr);   /* a snapshot if it is behind our log */
+        }
       /* Acks may have been lost: let one more append out so the follower
        * either acknowledges past the window or rejects the gap. */
       if (pr->state == RAFT_PROGRESS_REPLICATE && raft_progress_window_full (pr))
@@ -695,6 +703,7 @@ follower_step (RaftNode *node, const RaftMessage *m)
       raft_log_commit_to (&node->log, m->commit);
       r = msg_new (node, RAFT_MSG_HEARTBEAT_RESP, m->from);
       r->context = m->context;
+      r->index = raft_log_last_index (&node->log);   /* lets a leader see a wiped log */
       break;
     case RAFT_MSG_SNAPSHOT:
       node->election_elapsed = 0;

@@ -92,9 +92,22 @@ waiter_add (MinkaNode *node, guint64 index, MinkaProposalDone done, gpointer dat
   w->start_us = g_get_monotonic_time ();
   w->done = done;
   w->done_data = data;
+  /* An older proposal at this index was overwritten by another leader's
+   * log and never committed: tell its owner before forgetting it. */
+  guint64 lookup = index;
+  Waiter *old = g_hash_table_lookup (node->waiters, &lookup);
+  if (old)
+    {
+      g_hash_table_remove (node->waiters, &lookup);
+      GError *error = g_error_new_literal (RAFT_ERROR, RAFT_ERROR_INVALID,
+                                           "leadership changed before the request committed");
+      old->done (old->done_data, error, NULL);
+      g_error_free (error);
+      g_free (old);
+    }
   guint64 *key = g_new (guint64, 1);
   *key = index;
-  g_hash_table_replace (node->waiters, key, w);
+  g_hash_table_insert (node->waiters, key, w);
 }
 
 /* Resolves the waiter of @entry's index, if any: success only if the entry
@@ -106,7 +119,7 @@ waiter_resolve (MinkaNode *node, const RaftEntry *entry, gpointer result)
   Waiter *w = g_hash_table_lookup (node->waiters, &key);
   if (!w)
     return;
-  g_hash_table_steal (node->waiters, &key);
+  g_hash_table_remove (node->waiters, &key);   /* frees the key, not the waiter */
   if (node->cb.proposal_done)
     node->cb.proposal_done (node->user_data, (g_get_monotonic_time () - w->start_us) / 1e6);
   if (w->term == entry->term)
@@ -131,7 +144,7 @@ waiters_fail_all (MinkaNode *node, const char *why)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       Waiter *w = value;
-      g_hash_table_iter_steal (&iter);
+      g_hash_table_iter_remove (&iter);
       w->done (w->done_data, error, NULL);
       g_free (w);
     }

@@ -70,6 +70,7 @@ gboolean minka_worker_is_leader (MinkaWorker *worker);
 /* Answers NOT_LEADER (with the leader's address if known). */
 void minka_worker_reply_not_leader (MinkaWorker *worker, MinkaConn *conn, JsonObject *request);
 const char *minka_worker_member_name (MinkaWorker *worker, RaftNodeId id);
+MinkaPeer *minka_worker_peer_for (MinkaWorker *worker, RaftNodeId id);
 JsonObject *minka_worker_status_json (MinkaWorker *worker);
 
 /* Records a client request for the monitor's "recent requests". */

@@ -158,7 +158,7 @@ on_snapshot_pushed (GObject *source, GAsyncResult *result, gpointer user_data)
   MinkaWorker *worker = s->worker;
   GError *error = NULL;
   gboolean ok = minka_peer_push_snapshot_finish (NULL, result, &error);
-  MinkaPeer *peer = g_hash_table_lookup (worker->peers, &s->msg.to);
+  MinkaPeer *peer = minka_worker_peer_for (worker, s->msg.to);
   if (ok && peer)
     {
       /* The follower holds the file: now its core may install it. */
@@ -180,7 +180,7 @@ on_snapshot_pushed (GObject *source, GAsyncResult *result, gpointer user_data)
 void
 minka_worker_snapshot_send (MinkaWorker *worker, const RaftMessage *msg)
 {
-  MinkaPeer *peer = g_hash_table_lookup (worker->peers, &msg->to);
+  MinkaPeer *peer = minka_worker_peer_for (worker, msg->to);
   if (!peer || !worker->snapshot_path || worker->snapshot_index != msg->snapshot.index)
     {
       g_message ("cannot send the snapshot at index %" G_GUINT64_FORMAT " to %s: this worker's "

@@ -92,6 +92,24 @@ id_key (RaftNodeId id)
   return key;
 }
 
+/* The link to @id: a member's, or — for a worker that is joining and does
+ * not know the membership yet — one made from CLUSTER.ini. */
+MinkaPeer *
+minka_worker_peer_for (MinkaWorker *worker, RaftNodeId id)
+{
+  MinkaPeer *peer = g_hash_table_lookup (worker->peers, &id);
+  if (peer || id == worker->id)
+    return peer;
+  const MinkaWorkerConfig *known = minka_cluster_config_find_id (worker->config, id);
+  if (!known)
+    return NULL;
+  g_autofree char *address = minka_address_to_string (&known->address);
+  peer = minka_peer_new (id, known->name, address, worker->name, worker->key);
+  g_hash_table_insert (worker->peers, id_key (id), peer);
+  g_hash_table_replace (worker->peer_names, id_key (id), g_strdup (known->name));
+  return peer;
+}
+
 static void
 sync_peers (MinkaWorker *worker, const RaftConfig *config)
 {
@@ -142,7 +160,7 @@ node_send (gpointer user_data, const RaftMessage *msg)
       minka_worker_snapshot_send (worker, msg);
       return;
     }
-  MinkaPeer *peer = g_hash_table_lookup (worker->peers, &msg->to);
+  MinkaPeer *peer = minka_worker_peer_for (worker, msg->to);
   if (!peer)
     return;
   g_autoptr (GBytes) encoded = raft_message_encode (msg);

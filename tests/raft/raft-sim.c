@@ -882,6 +882,12 @@ sim_set_log (Sim *sim, RaftNodeId id, const guint64 *terms, guint count, guint64
 }
 
 void
+sim_wipe (Sim *sim, RaftNodeId id)
+{
+  sim_set_log (sim, id, NULL, 0, 0);
+}
+
+void
 sim_add_node (Sim *sim, RaftNodeId id)
 {
   SimNode *n = node_get (sim, id);

@@ -70,6 +70,9 @@ void sim_restart (Sim *sim, RaftNodeId id);
 void sim_set_log (Sim *sim, RaftNodeId id, const guint64 *terms, guint n, guint64 term);
 /* Creates a fresh node with an empty log and config (to be added). */
 void sim_add_node (Sim *sim, RaftNodeId id);
+/* Crashes @id and restarts it with an empty disk (a wiped data folder),
+ * keeping its place in the membership. */
+void sim_wipe (Sim *sim, RaftNodeId id);
 /* Compacts node id's log up to what it applied (a snapshot). */
 void sim_compact (Sim *sim, RaftNodeId id);
 
