@@ -45,7 +45,7 @@ get_lookup_name (MinkaClient *client, guint64 id, GError **error)
         return g_strdup (info->name);
     }
   g_set_error (error, MINKA_CLIENT_ERROR, MINKA_CLIENT_ERROR_NOT_FOUND,
-               _("no file with ID %" G_GUINT64_FORMAT), id);
+               _("no file with ID %llu"), (unsigned long long) id);
   return NULL;
 }
 

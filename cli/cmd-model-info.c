@@ -65,7 +65,7 @@ info_print_text (const NnModel *model)
   g_print (_("Layers:      %s\n"), layers);
   g_print (_("Activation:  %s (output: %s)\n"), nn_activation_name (model->activation),
            cls ? "softmax" : _("linear"));
-  g_print (_("Parameters:  %" G_GSIZE_FORMAT "\n"), model->n_params);
+  g_print (_("Parameters:  %llu\n"), (unsigned long long) model->n_params);
   g_print (_("Inputs:      %s\n"), inputs);
   g_print (_("Label:       %s\n"), model->label_name ? model->label_name : "-");
   if (cls)

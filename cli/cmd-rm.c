@@ -47,6 +47,6 @@ cli_cmd_rm (int argc, char **argv)
   guint64 deleted = minka_client_delete_finish (client, result, &error);
   if (error != NULL)
     return cli_fail_error (CMD, error);
-  g_print (_("Deleted file %" G_GUINT64_FORMAT "\n"), deleted != 0 ? deleted : id);
+  g_print (_("Deleted file %llu\n"), (unsigned long long) (deleted != 0 ? deleted : id));
   return CLI_EXIT_OK;
 }

@@ -102,9 +102,9 @@ stress_draw (Stress *stress, gboolean force)
   if (!stress->live || (!force && now - stress->last_draw_us < 100000))
     return;
   stress->last_draw_us = now;
-  fprintf (stderr, _("\ruploaded %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT
-                     " (failed %" G_GUINT64_FORMAT ")   "),
-           stress->ok, stress->n_files, stress->failed);
+  fprintf (stderr, _("\ruploaded %llu/%llu (failed %llu)   "),
+           (unsigned long long) stress->ok, (unsigned long long) stress->n_files,
+           (unsigned long long) stress->failed);
   fflush (stderr);
 }
 
@@ -124,8 +124,8 @@ on_stress_put (GObject *source, GAsyncResult *result, gpointer data)
       stress->failed++;
       if (stress->live)
         fprintf (stderr, "\n");
-      g_printerr (_("minka stress: file %" G_GUINT64_FORMAT " failed: %s\n"),
-                  (guint64) (file - stress->files), error->message);
+      g_printerr (_("minka stress: file %llu failed: %s\n"),
+                  (unsigned long long) (file - stress->files), error->message);
       g_error_free (error);
     }
   else
@@ -230,8 +230,8 @@ on_stress_list (GObject *source, GAsyncResult *result, gpointer data)
   if (behind)
     {
       error = g_error_new (MINKA_CLIENT_ERROR, MINKA_CLIENT_ERROR_STALE,
-                           _("%s has applied only up to index %" G_GUINT64_FORMAT),
-                           check->address, list->applied_index);
+                           _("%s has applied only up to index %llu"),
+                           check->address, (unsigned long long) list->applied_index);
       g_clear_pointer (&list, minka_file_list_free);
     }
   check->list = list;
@@ -291,8 +291,8 @@ on_stress_get (GObject *source, GAsyncResult *result, gpointer data)
     {
       download->file->bad = TRUE;
       download->stress->download_errors++;
-      g_printerr (_("minka stress: download of file %" G_GUINT64_FORMAT " failed: %s\n"),
-                  download->file->id, error != NULL ? error->message : _("wrong SHA-256"));
+      g_printerr (_("minka stress: download of file %llu failed: %s\n"),
+                  (unsigned long long) download->file->id, error != NULL ? error->message : _("wrong SHA-256"));
     }
   g_clear_error (&error);
   download->stress->downloads++;

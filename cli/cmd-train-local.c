@@ -213,8 +213,8 @@ train_build_model (const TrainPlan *plan, const NnDataset *ds, const NnNormaliza
   if (nn_model_count_params (sizes, plan->n_hidden + 1) == 0)
     {
       g_set_error (error, NN_ERROR, NN_ERROR_INVALID,
-                   _("the network is too large (more than %" G_GSIZE_FORMAT " parameters)"),
-                   NN_MODEL_MAX_PARAMS);
+                   _("the network is too large (more than %llu parameters)"),
+                   (unsigned long long) NN_MODEL_MAX_PARAMS);
       return NULL;
     }
   NnModel *model = nn_model_new (plan->task, ds->n_features, plan->hidden, plan->n_hidden,

@@ -149,9 +149,9 @@ minka_auth_key_load (const char *path, GError **error)
   if (g_bytes_get_size (key) < MINKA_AUTH_KEY_MIN_LEN)
     {
       g_set_error (error, MINKA_AUTH_ERROR, MINKA_AUTH_ERROR_KEY_FILE,
-                   _("Key in %s is %" G_GSIZE_FORMAT " bytes; at least %d are needed "
+                   _("Key in %s is %llu bytes; at least %d are needed "
                      "(for example 64 hex digits)"),
-                   path, g_bytes_get_size (key), MINKA_AUTH_KEY_MIN_LEN);
+                   path, (unsigned long long) g_bytes_get_size (key), MINKA_AUTH_KEY_MIN_LEN);
       g_bytes_unref (key);
       return NULL;
     }
@@ -516,8 +516,8 @@ server_on_hello (GObject *source, GAsyncResult *result, gpointer data)
   if (json_node_get_int (version) != MINKA_PROTOCOL_VERSION)
     {
       g_autofree char *message = g_strdup_printf (
-        _("Protocol version %" G_GINT64_FORMAT " is not supported (this worker speaks %d)"),
-        json_node_get_int (version), MINKA_PROTOCOL_VERSION);
+        _("Protocol version %lld is not supported (this worker speaks %d)"),
+        (long long) json_node_get_int (version), MINKA_PROTOCOL_VERSION);
       server_reject (task, "version", MINKA_AUTH_ERROR_VERSION, message);
       return;
     }

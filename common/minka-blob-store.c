@@ -381,8 +381,8 @@ minka_blob_writer_write (MinkaBlobWriter *writer, const void *data, gsize len, G
   if (writer->expected_size >= 0 && writer->size + len > (guint64) writer->expected_size)
     {
       g_set_error (error, MINKA_BLOB_ERROR, MINKA_BLOB_ERROR_SIZE_MISMATCH,
-                   _("More than the announced %" G_GINT64_FORMAT " bytes were sent"),
-                   writer->expected_size);
+                   _("More than the announced %lld bytes were sent"),
+                   (long long) writer->expected_size);
       return FALSE;
     }
   GError *local = NULL;
@@ -408,8 +408,8 @@ writer_check (MinkaBlobWriter *writer, const char *name, GError **error)
   if (writer->expected_size >= 0 && writer->size != (guint64) writer->expected_size)
     {
       g_set_error (error, MINKA_BLOB_ERROR, MINKA_BLOB_ERROR_SIZE_MISMATCH,
-                   _("Received %" G_GUINT64_FORMAT " bytes, but %" G_GINT64_FORMAT
-                     " were announced"), writer->size, writer->expected_size);
+                   _("Received %llu bytes, but %lld were announced"),
+                   (unsigned long long) writer->size, (long long) writer->expected_size);
       return FALSE;
     }
   if (writer->expected_name != NULL && strcmp (writer->expected_name, name) != 0)

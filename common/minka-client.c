@@ -1183,9 +1183,9 @@ on_put_read (GObject *source, GAsyncResult *result, gpointer data)
     op_fail (op, error);
   else if (got != wanted)
     op_fail (op, g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED,
-                              _("The data to upload ended after %" G_GUINT64_FORMAT
-                                " of %" G_GUINT64_FORMAT " bytes"),
-                              op->done + got, op->size));
+                              _("The data to upload ended after %llu of %llu bytes"),
+                              (unsigned long long) (op->done + got),
+                              (unsigned long long) op->size));
   else
     {
       g_checksum_update (op->sha, g_bytes_get_data (call->bytes, NULL), (gssize) got);
@@ -1369,16 +1369,16 @@ get_handle_end (Op *op, MinkaFrame *frame)
   if (op->done != op->size)
     {
       op_fail (op, g_error_new (MINKA_CLIENT_ERROR, MINKA_CLIENT_ERROR_PROTOCOL,
-                                _("%s ended the download after %" G_GUINT64_FORMAT
-                                  " of %" G_GUINT64_FORMAT " bytes"),
-                                op->conn->address, op->done, op->size));
+                                _("%s ended the download after %llu of %llu bytes"),
+                                op->conn->address, (unsigned long long) op->done,
+                                (unsigned long long) op->size));
       return;
     }
   if (g_strcmp0 (g_checksum_get_string (op->sha), op->info->sha256) != 0)
     {
       op_fail (op, g_error_new (MINKA_CLIENT_ERROR, MINKA_CLIENT_ERROR_CHECKSUM,
-                                _("File %" G_GUINT64_FORMAT " from %s does not match its SHA-256"),
-                                op->info->id, op->conn->address));
+                                _("File %llu from %s does not match its SHA-256"),
+                                (unsigned long long) op->info->id, op->conn->address));
       return;
     }
   op->xfer = XFER_IDLE;

@@ -469,8 +469,8 @@ minka_cluster_config_get_int (const MinkaClusterConfig *config, const char *key,
   if (!g_ascii_string_to_signed (text, 10, min, max, value, NULL))
     {
       g_set_error (error, MINKA_CONFIG_ERROR, MINKA_CONFIG_ERROR_INVALID,
-                   _("[cluster] %s: “%s” is not a whole number from %" G_GINT64_FORMAT
-                     " to %" G_GINT64_FORMAT), key, text, min, max);
+                   _("[cluster] %s: “%s” is not a whole number from %lld to %lld"),
+                   key, text, (long long) min, (long long) max);
       *value = fallback;
       return FALSE;
     }

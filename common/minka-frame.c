@@ -100,8 +100,8 @@ minka_frame_encode_header (JsonObject *header, GBytes *body, GError **error)
   if (body_len > MINKA_FRAME_MAX_BODY)
     {
       g_set_error (error, MINKA_FRAME_ERROR, MINKA_FRAME_ERROR_BODY_TOO_LONG,
-                   _("Frame body of %" G_GSIZE_FORMAT " bytes is over the limit of %d bytes"),
-                   body_len, MINKA_FRAME_MAX_BODY);
+                   _("Frame body of %llu bytes is over the limit of %d bytes"),
+                   (unsigned long long) body_len, MINKA_FRAME_MAX_BODY);
       return NULL;
     }
   if (body_len > 0)
@@ -121,8 +121,8 @@ minka_frame_encode_header (JsonObject *header, GBytes *body, GError **error)
   if (len > MINKA_FRAME_MAX_HEADER)
     {
       g_set_error (error, MINKA_FRAME_ERROR, MINKA_FRAME_ERROR_HEADER_TOO_LONG,
-                   _("Frame header of %" G_GSIZE_FORMAT " bytes is over the limit of %d bytes"),
-                   len, MINKA_FRAME_MAX_HEADER);
+                   _("Frame header of %llu bytes is over the limit of %d bytes"),
+                   (unsigned long long) len, MINKA_FRAME_MAX_HEADER);
       g_free (text);
       return NULL;
     }
@@ -219,8 +219,8 @@ header_check_body (JsonObject *header, gsize max_body, gsize *body_len, GError *
   if ((guint64) n > max_body)
     {
       g_set_error (error, MINKA_FRAME_ERROR, MINKA_FRAME_ERROR_BODY_TOO_LONG,
-                   _("Frame body of %" G_GINT64_FORMAT " bytes is over the limit of %"
-                     G_GSIZE_FORMAT " bytes"), n, max_body);
+                   _("Frame body of %lld bytes is over the limit of %llu bytes"),
+                   (long long) n, (unsigned long long) max_body);
       return FALSE;
     }
   *body_len = (gsize) n;
@@ -371,8 +371,8 @@ parser_feed_line (MinkaFrameParser *parser, const guint8 *data, gsize len, GErro
       if (len > room)
         {
           g_set_error (error, MINKA_FRAME_ERROR, MINKA_FRAME_ERROR_HEADER_TOO_LONG,
-                       _("Frame header is longer than %" G_GSIZE_FORMAT " bytes"),
-                       parser->max_header);
+                       _("Frame header is longer than %llu bytes"),
+                       (unsigned long long) parser->max_header);
           return (gsize) -1;
         }
       g_byte_array_append (parser->line, data, (guint) len);

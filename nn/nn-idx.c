@@ -145,8 +145,8 @@ idx_read_data (IdxReader *r, guint64 total, GError **error)
   if (total > IDX_MAX_BYTES)
     {
       g_set_error (error, NN_ERROR, NN_ERROR_PARSE,
-                   _("%s: the header announces %" G_GUINT64_FORMAT " bytes, more than supported"),
-                   r->path_display, total);
+                   _("%s: the header announces %llu bytes, more than supported"),
+                   r->path_display, (unsigned long long) total);
       return NULL;
     }
   gsize cap = (gsize) MIN (total, (guint64) 1 << 24);

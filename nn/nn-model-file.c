@@ -392,9 +392,9 @@ model_from_header (JsonObject *obj, guint64 n_params, GError **error)
   if (expect == 0 || expect != n_params)
     {
       g_set_error (error, NN_ERROR, NN_ERROR_FORMAT,
-                   _("Model header: layer sizes need %" G_GSIZE_FORMAT
-                     " parameters but the file holds %" G_GUINT64_FORMAT),
-                   expect, n_params);
+                   _("Model header: layer sizes need %llu"
+                     " parameters but the file holds %llu"),
+                   (unsigned long long) expect, (unsigned long long) n_params);
       return NULL;
     }
   return nn_model_new_sized (task, sizes, n - 1, act);

@@ -286,7 +286,7 @@ apply_delete_file (MinkaCatalog *catalog, JsonObject *cmd, MinkaCatalogResult *r
   MinkaFileRecord *record = g_tree_lookup (catalog->files, &id);
   if (!record)
     {
-      g_autofree char *msg = g_strdup_printf (_("No file with ID %" G_GUINT64_FORMAT), id);
+      g_autofree char *msg = g_strdup_printf (_("No file with ID %llu"), (unsigned long long) id);
       result_fail (result, MINKA_CATALOG_ERROR_NOT_FOUND, msg);
       return;
     }

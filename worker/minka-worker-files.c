@@ -366,8 +366,9 @@ put_end (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
   u->end_request = json_object_ref (req);
   if (u->received != u->size)
     {
-      g_autofree char *msg = g_strdup_printf (_("Received %" G_GUINT64_FORMAT " bytes of %"
-                                                G_GUINT64_FORMAT), u->received, u->size);
+      g_autofree char *msg = g_strdup_printf (_("Received %llu bytes of %llu"),
+                                              (unsigned long long) u->received,
+                                              (unsigned long long) u->size);
       upload_fail (u, req, "bad_request", msg);
       return TRUE;
     }
