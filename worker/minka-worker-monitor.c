@@ -17,6 +17,15 @@ iso_time (gint64 unix_ms)
   return t ? g_date_time_format_iso8601 (t) : g_strdup ("");
 }
 
+/* A node that owns @object (json_node_init_object would add a reference). */
+static JsonNode *
+node_take_object (JsonObject *object)
+{
+  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+  json_node_take_object (node, object);
+  return node;
+}
+
 static void
 set_iso (JsonObject *o, const char *member, gint64 unix_ms)
 {
@@ -40,7 +49,7 @@ source_status (gpointer user_data)
   json_object_remove_member (o, "files");
   json_object_set_int_member (o, "threads", worker->options.threads ? worker->options.threads
                                                                     : minka_cpu_count ());
-  return json_node_init_object (json_node_alloc (), o);
+  return node_take_object (o);
 }
 
 static JsonNode *
@@ -58,16 +67,19 @@ source_peers (gpointer user_data)
   return node;
 }
 
+/* The page shows the newest entries; `minka ls` lists everything. */
+#define MONITOR_MAX_FILES 100
+#define MONITOR_MAX_EVENTS 100
+
 static JsonNode *
-source_files (gpointer user_data)
+build_files (MinkaWorker *worker)
 {
-  MinkaWorker *worker = user_data;
   JsonObject *o = json_object_new ();
   json_object_set_string_member (o, "catalog_digest", minka_catalog_digest (worker->catalog));
   g_autoptr (GPtrArray) records = minka_catalog_list_files (worker->catalog);
   JsonArray *files = json_array_new ();
-  /* Newest first; the page is for watching, not for listing 100k files. */
-  for (guint i = records->len; i > 0 && json_array_get_length (files) < 500; i--)
+  /* Newest first. */
+  for (guint i = records->len; i > 0 && json_array_get_length (files) < MONITOR_MAX_FILES; i--)
     {
       const MinkaFileRecord *r = records->pdata[i - 1];
       JsonObject *f = json_object_new ();
@@ -81,14 +93,29 @@ source_files (gpointer user_data)
   json_object_set_array_member (o, "files", files);
   json_object_set_int_member (o, "files_total", records->len);
   json_object_set_array_member (o, "models", json_array_new ());
-  return json_node_init_object (json_node_alloc (), o);
+  return node_take_object (o);
+}
+
+static JsonNode *
+source_files (gpointer user_data)
+{
+  MinkaWorker *worker = user_data;
+  guint64 applied = minka_catalog_applied_index (worker->catalog);
+  if (!worker->monitor_files || worker->monitor_files_index != applied)
+    {
+      g_clear_pointer (&worker->monitor_files, json_node_unref);
+      worker->monitor_files = build_files (worker);
+      worker->monitor_files_index = applied;
+    }
+  return json_node_ref (worker->monitor_files);
 }
 
 static JsonArray *
 events_json (GQueue *queue)
 {
   JsonArray *array = json_array_new ();
-  for (GList *l = queue->tail; l; l = l->prev)      /* newest first */
+  for (GList *l = queue->tail; l && json_array_get_length (array) < MONITOR_MAX_EVENTS;
+       l = l->prev)                                  /* newest first */
     {
       const MinkaEvent *e = l->data;
       JsonObject *o = json_object_new ();
@@ -104,10 +131,16 @@ static JsonNode *
 source_events (gpointer user_data)
 {
   MinkaWorker *worker = user_data;
-  JsonObject *o = json_object_new ();
-  json_object_set_array_member (o, "events", events_json (&worker->events));
-  json_object_set_array_member (o, "requests", events_json (&worker->request_log));
-  return json_node_init_object (json_node_alloc (), o);
+  if (!worker->monitor_events || worker->monitor_events_serial != worker->events_serial)
+    {
+      JsonObject *o = json_object_new ();
+      json_object_set_array_member (o, "events", events_json (&worker->events));
+      json_object_set_array_member (o, "requests", events_json (&worker->request_log));
+      g_clear_pointer (&worker->monitor_events, json_node_unref);
+      worker->monitor_events = node_take_object (o);
+      worker->monitor_events_serial = worker->events_serial;
+    }
+  return json_node_ref (worker->monitor_events);
 }
 
 /* ---- /metrics ------------------------------------------------------------------------- */
@@ -148,7 +181,7 @@ source_metrics (MonitorMetrics *m, gpointer user_data)
   monitor_metrics_gauge (m, "minka_files", "Files in the catalog.", NULL,
                          minka_catalog_n_files (worker->catalog));
   monitor_metrics_gauge (m, "minka_blob_bytes", "Bytes of blobs stored on this worker.", NULL,
-                         (double) minka_blob_store_total_bytes (worker->blobs));
+                         (double) minka_worker_blob_bytes (worker));
   monitor_metrics_gauge (m, "minka_connections", "Open client and peer connections.", NULL,
                          minka_server_n_connections (worker->server));
   monitor_metrics_counter (m, "minka_requests_total", "Client requests received.", NULL,
@@ -232,4 +265,6 @@ void
 minka_worker_monitor_stop (MinkaWorker *worker)
 {
   g_clear_pointer (&worker->monitor, monitor_server_free);
+  g_clear_pointer (&worker->monitor_files, json_node_unref);
+  g_clear_pointer (&worker->monitor_events, json_node_unref);
 }

@@ -40,6 +40,11 @@ struct _MinkaWorker
   gboolean snapshot_running;
   char *incoming_dir;           /* snapshots received from a leader */
 
+  /* Bytes of blobs held here: summing them walks the store, so the value
+   * is refreshed at most once a second. */
+  guint64 blob_bytes;
+  gint64 blob_bytes_time;
+
   /* Files being fetched from peers (sha256 set). */
   GHashTable *fetching;
 
@@ -47,8 +52,14 @@ struct _MinkaWorker
   GQueue events;                /* MinkaEvent* */
   GQueue request_log;           /* MinkaEvent* */
 
-  /* The web monitor and what it reports. */
+  /* The web monitor and what it reports. Its JSON sections are cached until
+   * the catalog (applied index) or the event logs change. */
   MonitorServer *monitor;
+  JsonNode *monitor_files;
+  guint64 monitor_files_index;
+  JsonNode *monitor_events;
+  guint64 monitor_events_serial;
+  guint64 events_serial;        /* bumped by every new event or request */
   MonitorHistogram *append_seconds;     /* proposal → applied */
   MonitorHistogram *persist_seconds;    /* Ready → durable (write + fsync) */
   guint64 requests;
@@ -72,6 +83,7 @@ void minka_worker_reply_not_leader (MinkaWorker *worker, MinkaConn *conn, JsonOb
 const char *minka_worker_member_name (MinkaWorker *worker, RaftNodeId id);
 MinkaPeer *minka_worker_peer_for (MinkaWorker *worker, RaftNodeId id);
 JsonObject *minka_worker_status_json (MinkaWorker *worker);
+guint64 minka_worker_blob_bytes (MinkaWorker *worker);
 
 /* Records a client request for the monitor's "recent requests". */
 void minka_worker_log_request (MinkaWorker *worker, const char *kind, const char *fmt, ...)

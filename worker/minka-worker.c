@@ -42,8 +42,9 @@ event_free (MinkaEvent *event)
 }
 
 static MinkaEvent *
-push_event (GQueue *queue, const char *kind, char *message)
+push_event (MinkaWorker *worker, GQueue *queue, const char *kind, char *message)
 {
+  worker->events_serial++;
   MinkaEvent *event = g_new0 (MinkaEvent, 1);
   event->time_ms = g_get_real_time () / 1000;
   event->kind = g_strdup (kind);
@@ -59,7 +60,7 @@ minka_worker_event (MinkaWorker *worker, const char *kind, const char *fmt, ...)
 {
   va_list args;
   va_start (args, fmt);
-  MinkaEvent *event = push_event (&worker->events, kind, g_strdup_vprintf (fmt, args));
+  MinkaEvent *event = push_event (worker, &worker->events, kind, g_strdup_vprintf (fmt, args));
   va_end (args);
   g_message ("[%s] %s", kind, event->message);
 }
@@ -69,7 +70,7 @@ minka_worker_log_request (MinkaWorker *worker, const char *kind, const char *fmt
 {
   va_list args;
   va_start (args, fmt);
-  push_event (&worker->request_log, kind, g_strdup_vprintf (fmt, args));
+  push_event (worker, &worker->request_log, kind, g_strdup_vprintf (fmt, args));
   va_end (args);
 }
 
@@ -344,6 +345,18 @@ on_conn_closed (gpointer user_data, MinkaConn *conn)
 
 /* ---- status -------------------------------------------------------------------------- */
 
+guint64
+minka_worker_blob_bytes (MinkaWorker *worker)
+{
+  gint64 now = g_get_monotonic_time ();
+  if (worker->blob_bytes_time == 0 || now - worker->blob_bytes_time > G_USEC_PER_SEC)
+    {
+      worker->blob_bytes = minka_blob_store_total_bytes (worker->blobs);
+      worker->blob_bytes_time = now;
+    }
+  return worker->blob_bytes;
+}
+
 JsonObject *
 minka_worker_status_json (MinkaWorker *worker)
 {
@@ -366,7 +379,7 @@ minka_worker_status_json (MinkaWorker *worker)
   json_object_set_int_member (o, "snapshot_index", (gint64) raft_node_snapshot_index (raft));
   json_object_set_string_member (o, "digest", minka_catalog_digest (worker->catalog));
   json_object_set_int_member (o, "files", minka_catalog_n_files (worker->catalog));
-  json_object_set_int_member (o, "blob_bytes", (gint64) minka_blob_store_total_bytes (worker->blobs));
+  json_object_set_int_member (o, "blob_bytes", (gint64) minka_worker_blob_bytes (worker));
   json_object_set_int_member (o, "uptime_s", (g_get_monotonic_time () - worker->started_us) / G_USEC_PER_SEC);
   json_object_set_int_member (o, "rss_bytes", (gint64) minka_rss_bytes ());
   json_object_set_int_member (o, "peak_rss_bytes", (gint64) minka_peak_rss_bytes ());
