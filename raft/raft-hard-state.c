@@ -2,6 +2,7 @@
 #include "config.h"
 #include "raft-hard-state.h"
 #include "raft-crc32c.h"
+#include "raft-endian.h"
 #include "minka-compat.h"
 
 #include <glib/gi18n-lib.h>
@@ -15,60 +16,30 @@ raft_hard_state_slot_path (const char *dir, guint slot)
   return g_build_filename (dir, name, NULL);
 }
 
-static void
-put_u32 (guint8 *p, guint32 v)
-{
-  v = GUINT32_TO_LE (v);
-  memcpy (p, &v, 4);
-}
-
-static void
-put_u64 (guint8 *p, guint64 v)
-{
-  v = GUINT64_TO_LE (v);
-  memcpy (p, &v, 8);
-}
-
-static guint32
-get_u32 (const guint8 *p)
-{
-  guint32 v;
-  memcpy (&v, p, 4);
-  return GUINT32_FROM_LE (v);
-}
-
-static guint64
-get_u64 (const guint8 *p)
-{
-  guint64 v;
-  memcpy (&v, p, 8);
-  return GUINT64_FROM_LE (v);
-}
-
 void
 raft_hard_state_encode (guint8 out[RAFT_HARD_STATE_SLOT_SIZE], guint64 seq,
                         const RaftHardState *state)
 {
   memset (out, 0, RAFT_HARD_STATE_SLOT_SIZE);
-  put_u32 (out, RAFT_HARD_STATE_MAGIC);
-  put_u32 (out + 4, 1);
-  put_u64 (out + 8, seq);
-  put_u64 (out + 16, state->term);
-  put_u64 (out + 24, state->vote);
-  put_u64 (out + 32, state->commit);
-  put_u32 (out + 40, raft_crc32c (out, 40));
+  raft_put_u32 (out, RAFT_HARD_STATE_MAGIC);
+  raft_put_u32 (out + 4, 1);
+  raft_put_u64 (out + 8, seq);
+  raft_put_u64 (out + 16, state->term);
+  raft_put_u64 (out + 24, state->vote);
+  raft_put_u64 (out + 32, state->commit);
+  raft_put_u32 (out + 40, raft_crc32c (out, 40));
 }
 
 gboolean
 raft_hard_state_decode (const guint8 *data, gsize len, guint64 *seq, RaftHardState *state)
 {
-  if (len != RAFT_HARD_STATE_SLOT_SIZE || get_u32 (data) != RAFT_HARD_STATE_MAGIC
-      || get_u32 (data + 4) != 1 || get_u32 (data + 40) != raft_crc32c (data, 40))
+  if (len != RAFT_HARD_STATE_SLOT_SIZE || raft_get_u32 (data) != RAFT_HARD_STATE_MAGIC
+      || raft_get_u32 (data + 4) != 1 || raft_get_u32 (data + 40) != raft_crc32c (data, 40))
     return FALSE;
-  *seq = get_u64 (data + 8);
-  state->term = get_u64 (data + 16);
-  state->vote = get_u64 (data + 24);
-  state->commit = get_u64 (data + 32);
+  *seq = raft_get_u64 (data + 8);
+  state->term = raft_get_u64 (data + 16);
+  state->vote = raft_get_u64 (data + 24);
+  state->commit = raft_get_u64 (data + 32);
   return *seq > 0;
 }
 

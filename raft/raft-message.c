@@ -11,6 +11,7 @@
  * allocating, so a hostile length cannot make it allocate. */
 #include "config.h"
 #include "raft-message.h"
+#include "raft-endian.h"
 
 #include <string.h>
 
@@ -52,25 +53,11 @@ put_u8 (GByteArray *out, guint8 v)
 }
 
 static void
-put_u32 (GByteArray *out, guint32 v)
-{
-  guint32 le = GUINT32_TO_LE (v);
-  g_byte_array_append (out, (const guint8 *) &le, 4);
-}
-
-static void
-put_u64 (GByteArray *out, guint64 v)
-{
-  guint64 le = GUINT64_TO_LE (v);
-  g_byte_array_append (out, (const guint8 *) &le, 8);
-}
-
-static void
 put_blob (GByteArray *out, GBytes *data)
 {
   gsize size = 0;
   const guint8 *p = data ? g_bytes_get_data (data, &size) : NULL;
-  put_u32 (out, (guint32) size);
+  raft_append_u32 (out, (guint32) size);
   if (size)
     g_byte_array_append (out, p, (guint) size);
 }
@@ -82,29 +69,29 @@ raft_message_encode (const RaftMessage *msg)
   put_u8 (out, RAFT_MESSAGE_VERSION);
   put_u8 (out, (guint8) msg->type);
   put_u8 (out, (guint8) ((msg->reject ? 1 : 0) | (msg->transfer ? 2 : 0)));
-  put_u64 (out, msg->from);
-  put_u64 (out, msg->to);
-  put_u64 (out, msg->term);
-  put_u64 (out, msg->log_term);
-  put_u64 (out, msg->index);
-  put_u64 (out, msg->commit);
-  put_u64 (out, msg->hint_index);
-  put_u64 (out, msg->hint_term);
-  put_u64 (out, msg->context);
-  put_u32 (out, msg->n_entries);
+  raft_append_u64 (out, msg->from);
+  raft_append_u64 (out, msg->to);
+  raft_append_u64 (out, msg->term);
+  raft_append_u64 (out, msg->log_term);
+  raft_append_u64 (out, msg->index);
+  raft_append_u64 (out, msg->commit);
+  raft_append_u64 (out, msg->hint_index);
+  raft_append_u64 (out, msg->hint_term);
+  raft_append_u64 (out, msg->context);
+  raft_append_u32 (out, msg->n_entries);
   for (guint i = 0; i < msg->n_entries; i++)
     {
       const RaftEntry *e = &msg->entries[i];
-      put_u64 (out, e->term);
-      put_u64 (out, e->index);
+      raft_append_u64 (out, e->term);
+      raft_append_u64 (out, e->index);
       put_u8 (out, (guint8) e->type);
       put_blob (out, e->data);
     }
   if (msg->type == RAFT_MSG_SNAPSHOT)
     {
       GBytes *config = raft_config_encode (&msg->snapshot.config);
-      put_u64 (out, msg->snapshot.index);
-      put_u64 (out, msg->snapshot.term);
+      raft_append_u64 (out, msg->snapshot.index);
+      raft_append_u64 (out, msg->snapshot.term);
       put_blob (out, config);
       g_bytes_unref (config);
     }

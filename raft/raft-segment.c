@@ -3,38 +3,9 @@
 #include "config.h"
 #include "raft-segment.h"
 #include "raft-crc32c.h"
+#include "raft-endian.h"
 
 #include <string.h>
-
-static void
-put_u32 (guint8 *p, guint32 v)
-{
-  v = GUINT32_TO_LE (v);
-  memcpy (p, &v, 4);
-}
-
-static void
-put_u64 (guint8 *p, guint64 v)
-{
-  v = GUINT64_TO_LE (v);
-  memcpy (p, &v, 8);
-}
-
-static guint32
-get_u32 (const guint8 *p)
-{
-  guint32 v;
-  memcpy (&v, p, 4);
-  return GUINT32_FROM_LE (v);
-}
-
-static guint64
-get_u64 (const guint8 *p)
-{
-  guint64 v;
-  memcpy (&v, p, 8);
-  return GUINT64_FROM_LE (v);
-}
 
 void
 raft_segment_record_append (GByteArray *out, const RaftEntry *entry)
@@ -44,14 +15,14 @@ raft_segment_record_append (GByteArray *out, const RaftEntry *entry)
   guint8 header[RAFT_SEGMENT_HEADER_SIZE];
 
   g_return_if_fail (len <= RAFT_SEGMENT_MAX_DATA);
-  put_u32 (header, RAFT_SEGMENT_RECORD_MAGIC);
-  put_u32 (header + 4, (guint32) len);
-  put_u64 (header + 8, entry->term);
-  put_u64 (header + 16, entry->index);
-  put_u32 (header + 24, (guint32) entry->type);
+  raft_put_u32 (header, RAFT_SEGMENT_RECORD_MAGIC);
+  raft_put_u32 (header + 4, (guint32) len);
+  raft_put_u64 (header + 8, entry->term);
+  raft_put_u64 (header + 16, entry->index);
+  raft_put_u32 (header + 24, (guint32) entry->type);
   guint32 crc = raft_crc32c_update (0, header, 28);
   crc = raft_crc32c_update (crc, data, len);
-  put_u32 (header + 28, crc);
+  raft_put_u32 (header + 28, crc);
   g_byte_array_append (out, header, sizeof header);
   if (len > 0)
     g_byte_array_append (out, data, (guint) len);
@@ -63,18 +34,18 @@ record_check (const guint8 *data, gsize len, gsize *record_size)
 {
   if (len < RAFT_SEGMENT_HEADER_SIZE)
     return "short record header";
-  if (get_u32 (data) != RAFT_SEGMENT_RECORD_MAGIC)
+  if (raft_get_u32 (data) != RAFT_SEGMENT_RECORD_MAGIC)
     return "bad record magic";
-  guint32 dlen = get_u32 (data + 4);
+  guint32 dlen = raft_get_u32 (data + 4);
   if (dlen > RAFT_SEGMENT_MAX_DATA)
     return "bad record length";
   if (len - RAFT_SEGMENT_HEADER_SIZE < dlen)
     return "record runs past the end of the file";
   guint32 crc = raft_crc32c_update (0, data, 28);
   crc = raft_crc32c_update (crc, data + RAFT_SEGMENT_HEADER_SIZE, dlen);
-  if (crc != get_u32 (data + 28))
+  if (crc != raft_get_u32 (data + 28))
     return "bad record CRC";
-  if (get_u32 (data + 24) > RAFT_ENTRY_CONFIG)
+  if (raft_get_u32 (data + 24) > RAFT_ENTRY_CONFIG)
     return "bad record type";
   *record_size = RAFT_SEGMENT_HEADER_SIZE + dlen;
   return NULL;
@@ -83,10 +54,10 @@ record_check (const guint8 *data, gsize len, gsize *record_size)
 static void
 record_fill (const guint8 *data, RaftEntry *entry)
 {
-  guint32 dlen = get_u32 (data + 4);
-  entry->term = get_u64 (data + 8);
-  entry->index = get_u64 (data + 16);
-  entry->type = (RaftEntryType) get_u32 (data + 24);
+  guint32 dlen = raft_get_u32 (data + 4);
+  entry->term = raft_get_u64 (data + 8);
+  entry->index = raft_get_u64 (data + 16);
+  entry->type = (RaftEntryType) raft_get_u32 (data + 24);
   entry->data = dlen > 0 ? g_bytes_new (data + RAFT_SEGMENT_HEADER_SIZE, dlen) : NULL;
 }
 
@@ -119,9 +90,9 @@ raft_segment_scan (const guint8 *data, gsize len, guint64 first_index,
       gsize size = 0;
       const char *why = record_check (data + pos, len - pos, &size);
       guint64 expect = first_index + scan->n_records;
-      if (!why && get_u64 (data + pos + 16) != expect)
+      if (!why && raft_get_u64 (data + pos + 16) != expect)
         why = "record index out of sequence";
-      guint64 term = why ? 0 : get_u64 (data + pos + 8);
+      guint64 term = why ? 0 : raft_get_u64 (data + pos + 8);
       if (!why && scan->n_records > 0
           && term < g_array_index (scan->terms, guint64, scan->n_records - 1))
         why = "record term goes backwards";

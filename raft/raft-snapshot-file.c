@@ -2,6 +2,7 @@
 #include "config.h"
 #include "raft-snapshot-file.h"
 #include "raft-crc32c.h"
+#include "raft-endian.h"
 #include "minka-compat.h"
 
 #include <glib/gi18n-lib.h>
@@ -31,36 +32,6 @@ struct _RaftSnapshotReader
   guint64 data_read;
   gboolean finished;
 };
-
-static void
-put_u32 (guint8 *p, guint32 v)
-{
-  v = GUINT32_TO_LE (v);
-  memcpy (p, &v, 4);
-}
-
-static void
-put_u64 (guint8 *p, guint64 v)
-{
-  v = GUINT64_TO_LE (v);
-  memcpy (p, &v, 8);
-}
-
-static guint32
-get_u32 (const guint8 *p)
-{
-  guint32 v;
-  memcpy (&v, p, 4);
-  return GUINT32_FROM_LE (v);
-}
-
-static guint64
-get_u64 (const guint8 *p)
-{
-  guint64 v;
-  memcpy (&v, p, 8);
-  return GUINT64_FROM_LE (v);
-}
 
 static gboolean
 set_io_error (GError **error, GError *local)
@@ -147,11 +118,11 @@ raft_snapshot_writer_new (const char *dir, const RaftSnapshotMeta *meta, GError 
     }
   memset (header, 0, sizeof header);
   memcpy (header, SNAP_MAGIC, 8);
-  put_u32 (header + 8, 1);
-  put_u32 (header + 12, (guint32) clen);
-  put_u64 (header + 16, meta->index);
-  put_u64 (header + 24, meta->term);
-  put_u32 (header + 32, raft_crc32c (header, 32));
+  raft_put_u32 (header + 8, 1);
+  raft_put_u32 (header + 12, (guint32) clen);
+  raft_put_u64 (header + 16, meta->index);
+  raft_put_u64 (header + 24, meta->term);
+  raft_put_u32 (header + 32, raft_crc32c (header, 32));
   if (!writer_put (w, header, sizeof header, error) || !writer_put (w, cdata, clen, error))
     {
       writer_free (w, TRUE);
@@ -176,10 +147,10 @@ raft_snapshot_writer_commit (RaftSnapshotWriter *w, char **path_out, GError **er
   GError *local = NULL;
   guint8 trailer[RAFT_SNAPSHOT_TRAILER_SIZE];
 
-  put_u64 (trailer, w->data_len);
-  put_u32 (trailer + 8, SNAP_END_MAGIC);
+  raft_put_u64 (trailer, w->data_len);
+  raft_put_u32 (trailer + 8, SNAP_END_MAGIC);
   w->crc = raft_crc32c_update (w->crc, trailer, 12);
-  put_u32 (trailer + 12, w->crc);
+  raft_put_u32 (trailer + 12, w->crc);
   if (!minka_file_write_all (w->file, trailer, sizeof trailer, &local)
       || !minka_file_sync (w->file, &local))
     {
@@ -256,11 +227,11 @@ reader_start (RaftSnapshotReader *r, RaftSnapshotMeta *meta, GError **error)
     return corrupt (error, r->path, 0, "file too short");
   if (!minka_file_pread_all (r->file, header, sizeof header, 0, &local))
     return set_io_error (error, local);
-  if (memcmp (header, SNAP_MAGIC, 8) != 0 || get_u32 (header + 8) != 1)
+  if (memcmp (header, SNAP_MAGIC, 8) != 0 || raft_get_u32 (header + 8) != 1)
     return corrupt (error, r->path, 0, "bad magic or version");
-  if (get_u32 (header + 32) != raft_crc32c (header, 32))
+  if (raft_get_u32 (header + 32) != raft_crc32c (header, 32))
     return corrupt (error, r->path, 32, "bad header CRC");
-  guint32 clen = get_u32 (header + 12);
+  guint32 clen = raft_get_u32 (header + 12);
   if ((guint64) size < (guint64) RAFT_SNAPSHOT_HEADER_SIZE + clen + RAFT_SNAPSHOT_TRAILER_SIZE)
     return corrupt (error, r->path, 12, "configuration length past the end of the file");
   g_autofree guint8 *cbuf = g_malloc (clen + 1);
@@ -269,8 +240,8 @@ reader_start (RaftSnapshotReader *r, RaftSnapshotMeta *meta, GError **error)
   g_autoptr (GBytes) cbytes = g_bytes_new (cbuf, clen);
   if (!raft_config_decode (cbytes, &meta->config, NULL))
     return corrupt (error, r->path, RAFT_SNAPSHOT_HEADER_SIZE, "bad configuration");
-  meta->index = get_u64 (header + 16);
-  meta->term = get_u64 (header + 24);
+  meta->index = raft_get_u64 (header + 16);
+  meta->term = raft_get_u64 (header + 24);
   r->crc = raft_crc32c_update (raft_crc32c (header, sizeof header), cbuf, clen);
   r->data_len = (guint64) size - RAFT_SNAPSHOT_HEADER_SIZE - clen - RAFT_SNAPSHOT_TRAILER_SIZE;
   return TRUE;
@@ -317,10 +288,10 @@ reader_finish (RaftSnapshotReader *r, GError **error)
   gint64 at = (gint64) (RAFT_SNAPSHOT_HEADER_SIZE + r->data_len);
   if (n != RAFT_SNAPSHOT_TRAILER_SIZE)
     return corrupt (error, r->path, at, "short trailer");
-  if (get_u64 (trailer) != r->data_len || get_u32 (trailer + 8) != SNAP_END_MAGIC)
+  if (raft_get_u64 (trailer) != r->data_len || raft_get_u32 (trailer + 8) != SNAP_END_MAGIC)
     return corrupt (error, r->path, at, "bad trailer (truncated or extended file)");
   guint32 crc = raft_crc32c_update (r->crc, trailer, 12);
-  if (crc != get_u32 (trailer + 12))
+  if (crc != raft_get_u32 (trailer + 12))
     return corrupt (error, r->path, at + 12, "bad file CRC");
   r->finished = TRUE;
   return TRUE;

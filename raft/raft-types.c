@@ -1,6 +1,7 @@
 /* raft-types.c — copying, freeing and encoding the shared Raft types. */
 #include "config.h"
 #include "raft-types.h"
+#include "raft-endian.h"
 
 #include <string.h>
 
@@ -55,31 +56,17 @@ raft_config_contains (const RaftConfig *config, RaftNodeId id)
 /* Encoding: u32 count, then per node u64 id, u32 length, address bytes;
  * all little-endian. */
 
-static void
-put_u32 (GByteArray *out, guint32 v)
-{
-  guint32 le = GUINT32_TO_LE (v);
-  g_byte_array_append (out, (const guint8 *) &le, 4);
-}
-
-static void
-put_u64 (GByteArray *out, guint64 v)
-{
-  guint64 le = GUINT64_TO_LE (v);
-  g_byte_array_append (out, (const guint8 *) &le, 8);
-}
-
 GBytes *
 raft_config_encode (const RaftConfig *config)
 {
   GByteArray *out = g_byte_array_new ();
-  put_u32 (out, config->n_nodes);
+  raft_append_u32 (out, config->n_nodes);
   for (guint i = 0; i < config->n_nodes; i++)
     {
       const char *addr = config->addresses && config->addresses[i] ? config->addresses[i] : "";
       gsize len = strlen (addr);
-      put_u64 (out, config->ids[i]);
-      put_u32 (out, (guint32) len);
+      raft_append_u64 (out, config->ids[i]);
+      raft_append_u32 (out, (guint32) len);
       g_byte_array_append (out, (const guint8 *) addr, (guint) len);
     }
   return g_byte_array_free_to_bytes (out);
