@@ -22,6 +22,18 @@ typedef enum {
   BULK_PUSH_SNAPSHOT,
 } BulkKind;
 
+/* One bulk connection and the operations queued on it (the head runs).
+ * Several lanes per peer let transfers of different blobs, each waiting on
+ * its own fsyncs at the other end, overlap. */
+typedef struct {
+  MinkaPeer *peer;
+  MinkaFrameConnection *conn;
+  GQueue ops;                       /* BulkOp* */
+  gboolean running;
+} BulkLane;
+
+#define BULK_LANES 4
+
 typedef struct {
   BulkKind kind;
   GTask *task;                      /* source object: none; data: this op */
@@ -53,14 +65,11 @@ struct _MinkaPeer
   guint inflight;
   gint64 last_contact;
 
-  MinkaFrameConnection *bulk;
-  gboolean bulk_connecting;
-  GQueue bulk_ops;                  /* BulkOp*, head runs */
-  gboolean bulk_running;
+  BulkLane lanes[BULK_LANES];
 };
 
 static void control_connect (MinkaPeer *peer);
-static void bulk_run_next (MinkaPeer *peer);
+static void bulk_run_next (BulkLane *lane);
 
 static MinkaPeer *
 peer_ref (MinkaPeer *peer)
@@ -98,7 +107,11 @@ minka_peer_new (RaftNodeId id, const char *name, const char *address,
   g_socket_client_set_timeout (peer->client, CONNECT_TIMEOUT_S);
   peer->backoff_ms = BACKOFF_MIN_MS;
   g_queue_init (&peer->pending_raft);
-  g_queue_init (&peer->bulk_ops);
+  for (guint i = 0; i < BULK_LANES; i++)
+    {
+      peer->lanes[i].peer = peer;
+      g_queue_init (&peer->lanes[i].ops);
+    }
   control_connect (peer);
   return peer;
 }
@@ -123,19 +136,22 @@ minka_peer_free (MinkaPeer *peer)
   if (peer->control)
     minka_frame_connection_close (peer->control);
   g_clear_object (&peer->control);
-  if (peer->bulk)
-    minka_frame_connection_close (peer->bulk);
-  g_clear_object (&peer->bulk);
-  /* Queued bulk operations that have not started fail now; a running one
-   * fails through its closed connection. */
-  BulkOp *op;
-  guint skip = peer->bulk_running ? 1 : 0;
-  while (g_queue_get_length (&peer->bulk_ops) > skip
-         && (op = g_queue_pop_tail (&peer->bulk_ops)))
+  for (guint i = 0; i < BULK_LANES; i++)
     {
-      g_task_return_new_error (op->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               "connection to %s closed", peer->name);
-      g_object_unref (op->task);
+      BulkLane *lane = &peer->lanes[i];
+      if (lane->conn)
+        minka_frame_connection_close (lane->conn);
+      g_clear_object (&lane->conn);
+      /* Queued operations that have not started fail now; a running one
+       * fails through its closed connection. */
+      BulkOp *op;
+      guint skip = lane->running ? 1 : 0;
+      while (g_queue_get_length (&lane->ops) > skip && (op = g_queue_pop_tail (&lane->ops)))
+        {
+          g_task_return_new_error (op->task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                   "connection to %s closed", peer->name);
+          g_object_unref (op->task);
+        }
     }
   peer_unref (peer);
 }
@@ -148,10 +164,12 @@ gint64 minka_peer_last_contact (MinkaPeer *peer) { return peer->last_contact; }
 
 /* ---- connecting (shared by both links) ------------------------------------ */
 
-typedef void (*ConnectedFunc) (MinkaPeer *peer, MinkaFrameConnection *conn, GError *error);
+/* @target: the peer (control link) or one of its lanes (bulk link). */
+typedef void (*ConnectedFunc) (gpointer target, MinkaFrameConnection *conn, GError *error);
 
 typedef struct {
   MinkaPeer *peer;
+  gpointer target;
   MinkaFrameConnection *conn;
   const char *channel;
   ConnectedFunc done;
@@ -167,7 +185,7 @@ connecting_finish (Connecting *c, GError *error)
         minka_frame_connection_close (c->conn);
     }
   else
-    c->done (peer, error ? NULL : c->conn, error);
+    c->done (c->target, error ? NULL : c->conn, error);
   g_clear_object (&c->conn);
   peer_unref (peer);
   g_free (c);
@@ -209,10 +227,11 @@ on_socket_connected (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-peer_connect (MinkaPeer *peer, const char *channel, ConnectedFunc done)
+peer_connect (MinkaPeer *peer, gpointer target, const char *channel, ConnectedFunc done)
 {
   Connecting *c = g_new0 (Connecting, 1);
   c->peer = peer_ref (peer);
+  c->target = target;
   c->channel = channel;
   c->done = done;
   g_socket_client_connect_to_host_async (peer->client, peer->address, 0, NULL,
@@ -284,8 +303,9 @@ on_control_read (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-on_control_connected (MinkaPeer *peer, MinkaFrameConnection *conn, GError *error)
+on_control_connected (gpointer target, MinkaFrameConnection *conn, GError *error)
 {
+  MinkaPeer *peer = target;
   peer->control_connecting = FALSE;
   if (!conn)
     {
@@ -313,7 +333,7 @@ control_connect (MinkaPeer *peer)
   if (peer->closed || peer->control || peer->control_connecting || peer->reconnect_source)
     return;
   peer->control_connecting = TRUE;
-  peer_connect (peer, "control", on_control_connected);
+  peer_connect (peer, peer, "control", on_control_connected);
 }
 
 void
@@ -330,46 +350,54 @@ minka_peer_send_raft (MinkaPeer *peer, GBytes *encoded)
   control_connect (peer);
 }
 
-/* ---- bulk link: one operation at a time ----------------------------------------- */
+/* ---- bulk links: one operation at a time per lane ----------------------------------------- */
 
 static void
-bulk_op_done (MinkaPeer *peer, BulkOp *op, GError *error)
+bulk_op_done (BulkLane *lane, BulkOp *op, GError *error)
 {
-  g_assert (g_queue_peek_head (&peer->bulk_ops) == op);
-  g_queue_pop_head (&peer->bulk_ops);
-  peer->bulk_running = FALSE;
+  g_assert (g_queue_peek_head (&lane->ops) == op);
+  g_queue_pop_head (&lane->ops);
+  lane->running = FALSE;
   if (error)
     {
       /* After a failure the link's state is unknown: start afresh. */
-      if (peer->bulk)
-        minka_frame_connection_close (peer->bulk);
-      g_clear_object (&peer->bulk);
+      if (lane->conn)
+        minka_frame_connection_close (lane->conn);
+      g_clear_object (&lane->conn);
       g_task_return_error (op->task, g_error_copy (error));
     }
   else
     g_task_return_boolean (op->task, TRUE);
   g_object_unref (op->task);
-  if (!peer->closed)
-    bulk_run_next (peer);
+  if (!lane->peer->closed)
+    bulk_run_next (lane);
 }
 
 static void
-bulk_fail (MinkaPeer *peer, BulkOp *op, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+bulk_fail (BulkLane *lane, BulkOp *op, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
 
 static void
-bulk_fail (MinkaPeer *peer, BulkOp *op, const char *fmt, ...)
+bulk_fail (BulkLane *lane, BulkOp *op, const char *fmt, ...)
 {
   va_list args;
   va_start (args, fmt);
   g_autofree char *msg = g_strdup_vprintf (fmt, args);
   va_end (args);
-  GError *error = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", peer->name, msg);
-  bulk_op_done (peer, op, error);
+  GError *error = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", lane->peer->name, msg);
+  bulk_op_done (lane, op, error);
   g_error_free (error);
 }
 
-/* Every bulk callback carries the peer; the op is always the queue head. */
-#define CURRENT_OP(peer) ((BulkOp *) g_queue_peek_head (&(peer)->bulk_ops))
+/* Every bulk callback carries its lane (and holds a reference on the peer);
+ * the operation is always the head of the lane's queue. */
+#define CURRENT_OP(lane) ((BulkOp *) g_queue_peek_head (&(lane)->ops))
+
+static BulkLane *
+lane_ref (BulkLane *lane)
+{
+  peer_ref (lane->peer);
+  return lane;
+}
 
 static gboolean
 bulk_alive (MinkaPeer *peer)
@@ -382,44 +410,48 @@ bulk_alive (MinkaPeer *peer)
   return TRUE;
 }
 
-static void bulk_start_op (MinkaPeer *peer, BulkOp *op);
+static void bulk_start_op (BulkLane *lane, BulkOp *op);
 
 static void
-on_bulk_connected (MinkaPeer *peer, MinkaFrameConnection *conn, GError *error)
+on_bulk_connected (gpointer target, MinkaFrameConnection *conn, GError *error)
 {
-  peer->bulk_connecting = FALSE;
-  BulkOp *op = CURRENT_OP (peer);
+  BulkLane *lane = target;
+  BulkOp *op = CURRENT_OP (lane);
   if (!conn)
     {
-      bulk_op_done (peer, op, error);
+      bulk_op_done (lane, op, error);
       return;
     }
-  peer->bulk = g_object_ref (conn);
+  lane->conn = g_object_ref (conn);
   minka_frame_connection_set_timeouts (conn, 0, 30000);
-  bulk_start_op (peer, op);
+  bulk_start_op (lane, op);
 }
 
 static void
-bulk_run_next (MinkaPeer *peer)
+bulk_run_next (BulkLane *lane)
 {
-  BulkOp *op = g_queue_peek_head (&peer->bulk_ops);
-  if (!op || peer->bulk_running)
+  BulkOp *op = g_queue_peek_head (&lane->ops);
+  if (!op || lane->running)
     return;
-  peer->bulk_running = TRUE;
-  if (peer->bulk && !minka_frame_connection_is_closed (peer->bulk))
-    bulk_start_op (peer, op);
+  lane->running = TRUE;
+  if (lane->conn && !minka_frame_connection_is_closed (lane->conn))
+    bulk_start_op (lane, op);
   else
     {
-      g_clear_object (&peer->bulk);
-      peer->bulk_connecting = TRUE;
-      peer_connect (peer, "bulk", on_bulk_connected);
+      g_clear_object (&lane->conn);
+      peer_connect (lane->peer, lane, "bulk", on_bulk_connected);
     }
 }
 
+/* Queues @op on the least busy lane. */
 static void
 bulk_enqueue (MinkaPeer *peer, BulkOp *op, GAsyncReadyCallback callback,
               gpointer user_data, gpointer tag)
 {
+  BulkLane *lane = &peer->lanes[0];
+  for (guint i = 1; i < BULK_LANES; i++)
+    if (g_queue_get_length (&peer->lanes[i].ops) < g_queue_get_length (&lane->ops))
+      lane = &peer->lanes[i];
   op->task = g_task_new (NULL, NULL, callback, user_data);
   g_task_set_source_tag (op->task, tag);
   g_task_set_task_data (op->task, op, (GDestroyNotify) bulk_op_free);
@@ -429,25 +461,25 @@ bulk_enqueue (MinkaPeer *peer, BulkOp *op, GAsyncReadyCallback callback,
       g_object_unref (op->task);
       return;
     }
-  g_queue_push_tail (&peer->bulk_ops, op);
-  bulk_run_next (peer);
+  g_queue_push_tail (&lane->ops, op);
+  bulk_run_next (lane);
 }
 
 /* Sending: a request header, then the content in chunks, then an end frame. */
 
-static void bulk_send_next_chunk (MinkaPeer *peer);
-static void fetch_read_next (MinkaPeer *peer);
+static void bulk_send_next_chunk (BulkLane *lane);
+static void fetch_read_next (BulkLane *lane);
 
 static void
-bulk_send (MinkaPeer *peer, JsonObject *header, GBytes *body, GAsyncReadyCallback cb)
+bulk_send (BulkLane *lane, JsonObject *header, GBytes *body, GAsyncReadyCallback cb)
 {
-  minka_frame_connection_send_async (peer->bulk, header, body, NULL, cb, peer_ref (peer));
+  minka_frame_connection_send_async (lane->conn, header, body, NULL, cb, lane_ref (lane));
 }
 
 static void
-bulk_read (MinkaPeer *peer, GAsyncReadyCallback cb)
+bulk_read (BulkLane *lane, GAsyncReadyCallback cb)
 {
-  minka_frame_connection_read_async (peer->bulk, NULL, cb, peer_ref (peer));
+  minka_frame_connection_read_async (lane->conn, NULL, cb, lane_ref (lane));
 }
 
 static const char *
@@ -460,7 +492,8 @@ frame_error_message (const MinkaFrame *frame)
 static void
 on_final_reply (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  MinkaPeer *peer = user_data;
+  BulkLane *lane = user_data;
+  MinkaPeer *peer = lane->peer;
   GError *error = NULL;
   g_autoptr (MinkaFrame) frame =
     minka_frame_connection_read_finish (MINKA_FRAME_CONNECTION (source), result, &error);
@@ -469,14 +502,14 @@ on_final_reply (GObject *source, GAsyncResult *result, gpointer user_data)
       g_clear_error (&error);
       return;
     }
-  BulkOp *op = CURRENT_OP (peer);
+  BulkOp *op = CURRENT_OP (lane);
   const char *want = op->kind == BULK_PUSH_BLOB ? "BLOB_STORED" : "SNAPSHOT_OK";
   if (!frame)
-    bulk_op_done (peer, op, error);
+    bulk_op_done (lane, op, error);
   else if (strcmp (minka_frame_get_frame_type (frame), want) != 0)
-    bulk_fail (peer, op, "%s", frame_error_message (frame));
+    bulk_fail (lane, op, "%s", frame_error_message (frame));
   else
-    bulk_op_done (peer, op, NULL);
+    bulk_op_done (lane, op, NULL);
   g_clear_error (&error);
   peer_unref (peer);
 }
@@ -484,7 +517,8 @@ on_final_reply (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 on_end_sent (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  MinkaPeer *peer = user_data;
+  BulkLane *lane = user_data;
+  MinkaPeer *peer = lane->peer;
   GError *error = NULL;
   gboolean ok = minka_frame_connection_send_finish (MINKA_FRAME_CONNECTION (source), result, &error);
   if (!bulk_alive (peer))
@@ -493,9 +527,9 @@ on_end_sent (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   if (ok)
-    bulk_read (peer, on_final_reply);
+    bulk_read (lane, on_final_reply);
   else
-    bulk_op_done (peer, CURRENT_OP (peer), error);
+    bulk_op_done (lane, CURRENT_OP (lane), error);
   g_clear_error (&error);
   peer_unref (peer);
 }
@@ -503,7 +537,8 @@ on_end_sent (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 on_chunk_sent (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  MinkaPeer *peer = user_data;
+  BulkLane *lane = user_data;
+  MinkaPeer *peer = lane->peer;
   GError *error = NULL;
   gboolean ok = minka_frame_connection_send_finish (MINKA_FRAME_CONNECTION (source), result, &error);
   if (!bulk_alive (peer))
@@ -512,9 +547,9 @@ on_chunk_sent (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   if (ok)
-    bulk_send_next_chunk (peer);
+    bulk_send_next_chunk (lane);
   else
-    bulk_op_done (peer, CURRENT_OP (peer), error);
+    bulk_op_done (lane, CURRENT_OP (lane), error);
   g_clear_error (&error);
   peer_unref (peer);
 }
@@ -522,9 +557,10 @@ on_chunk_sent (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 on_chunk_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  MinkaPeer *peer = user_data;
+  BulkLane *lane = user_data;
+  MinkaPeer *peer = lane->peer;
   GError *error = NULL;
-  BulkOp *op = peer->closed ? NULL : CURRENT_OP (peer);
+  BulkOp *op = peer->closed ? NULL : CURRENT_OP (lane);
   g_autoptr (GBytes) chunk = op && op->kind == BULK_PUSH_SNAPSHOT
     ? minka_path_io_read_finish (result, &error)
     : minka_blob_io_read_finish (result, &error);
@@ -538,7 +574,7 @@ on_chunk_read (GObject *source, GAsyncResult *result, gpointer user_data)
       if (!error)
         error = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, "%s shrank while being sent",
                              op->kind == BULK_PUSH_SNAPSHOT ? op->path : op->sha256);
-      bulk_op_done (peer, op, error);
+      bulk_op_done (lane, op, error);
       g_error_free (error);
       peer_unref (peer);
       return;
@@ -546,34 +582,35 @@ on_chunk_read (GObject *source, GAsyncResult *result, gpointer user_data)
   op->offset += g_bytes_get_size (chunk);
   g_autoptr (JsonObject) header =
     minka_frame_header_new (op->kind == BULK_PUSH_SNAPSHOT ? "SNAPSHOT_DATA" : "BLOB_DATA");
-  bulk_send (peer, header, chunk, on_chunk_sent);
+  bulk_send (lane, header, chunk, on_chunk_sent);
   peer_unref (peer);
 }
 
 static void
-bulk_send_next_chunk (MinkaPeer *peer)
+bulk_send_next_chunk (BulkLane *lane)
 {
-  BulkOp *op = CURRENT_OP (peer);
+  BulkOp *op = CURRENT_OP (lane);
   if (op->offset >= op->size)
     {
       g_autoptr (JsonObject) end =
         minka_frame_header_new (op->kind == BULK_PUSH_SNAPSHOT ? "SNAPSHOT_END" : "BLOB_END");
-      bulk_send (peer, end, NULL, on_end_sent);
+      bulk_send (lane, end, NULL, on_end_sent);
       return;
     }
   gsize want = (gsize) MIN ((guint64) MINKA_CHUNK_SIZE, op->size - op->offset);
   if (op->kind == BULK_PUSH_SNAPSHOT)
-    minka_path_io_read_async (op->path, op->offset, want, on_chunk_read, peer_ref (peer));
+    minka_path_io_read_async (op->path, op->offset, want, on_chunk_read, lane_ref (lane));
   else
     minka_blob_io_read_async (op->store, op->sha256, op->offset, want, NULL,
-                              on_chunk_read, peer_ref (peer));
+                              on_chunk_read, lane_ref (lane));
 }
 
 /* Push: the receiver first says whether it wants the content. */
 static void
 on_push_answer (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  MinkaPeer *peer = user_data;
+  BulkLane *lane = user_data;
+  MinkaPeer *peer = lane->peer;
   GError *error = NULL;
   g_autoptr (MinkaFrame) frame =
     minka_frame_connection_read_finish (MINKA_FRAME_CONNECTION (source), result, &error);
@@ -582,16 +619,16 @@ on_push_answer (GObject *source, GAsyncResult *result, gpointer user_data)
       g_clear_error (&error);
       return;
     }
-  BulkOp *op = CURRENT_OP (peer);
+  BulkOp *op = CURRENT_OP (lane);
   const char *type = frame ? minka_frame_get_frame_type (frame) : NULL;
   if (!frame)
-    bulk_op_done (peer, op, error);
+    bulk_op_done (lane, op, error);
   else if (g_strcmp0 (type, "BLOB_STORED") == 0)
-    bulk_op_done (peer, op, NULL);             /* it already had the blob */
+    bulk_op_done (lane, op, NULL);             /* it already had the blob */
   else if (g_strcmp0 (type, "BLOB_READY") == 0 || g_strcmp0 (type, "SNAPSHOT_READY") == 0)
-    bulk_send_next_chunk (peer);
+    bulk_send_next_chunk (lane);
   else
-    bulk_fail (peer, op, "%s", frame_error_message (frame));
+    bulk_fail (lane, op, "%s", frame_error_message (frame));
   g_clear_error (&error);
   peer_unref (peer);
 }
@@ -599,7 +636,8 @@ on_push_answer (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 on_request_sent (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  MinkaPeer *peer = user_data;
+  BulkLane *lane = user_data;
+  MinkaPeer *peer = lane->peer;
   GError *error = NULL;
   gboolean ok = minka_frame_connection_send_finish (MINKA_FRAME_CONNECTION (source), result, &error);
   if (!bulk_alive (peer))
@@ -607,13 +645,13 @@ on_request_sent (GObject *source, GAsyncResult *result, gpointer user_data)
       g_clear_error (&error);
       return;
     }
-  BulkOp *op = CURRENT_OP (peer);
+  BulkOp *op = CURRENT_OP (lane);
   if (!ok)
-    bulk_op_done (peer, op, error);
+    bulk_op_done (lane, op, error);
   else if (op->kind == BULK_FETCH_BLOB)
-    fetch_read_next (peer);
+    fetch_read_next (lane);
   else
-    bulk_read (peer, on_push_answer);
+    bulk_read (lane, on_push_answer);
   g_clear_error (&error);
   peer_unref (peer);
 }
@@ -623,7 +661,8 @@ on_request_sent (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 on_fetch_finished (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  MinkaPeer *peer = user_data;
+  BulkLane *lane = user_data;
+  MinkaPeer *peer = lane->peer;
   GError *error = NULL;
   g_autofree char *name = minka_blob_io_finish_finish (result, &error);
   if (!bulk_alive (peer))
@@ -631,9 +670,9 @@ on_fetch_finished (GObject *source, GAsyncResult *result, gpointer user_data)
       g_clear_error (&error);
       return;
     }
-  BulkOp *op = CURRENT_OP (peer);
+  BulkOp *op = CURRENT_OP (lane);
   g_clear_pointer (&op->writer, minka_blob_writer_free);
-  bulk_op_done (peer, op, error);
+  bulk_op_done (lane, op, error);
   g_clear_error (&error);
   peer_unref (peer);
 }
@@ -641,7 +680,8 @@ on_fetch_finished (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 on_fetch_written (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  MinkaPeer *peer = user_data;
+  BulkLane *lane = user_data;
+  MinkaPeer *peer = lane->peer;
   GError *error = NULL;
   gboolean ok = minka_blob_io_write_finish (result, &error);
   if (!bulk_alive (peer))
@@ -650,9 +690,9 @@ on_fetch_written (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   if (ok)
-    fetch_read_next (peer);
+    fetch_read_next (lane);
   else
-    bulk_op_done (peer, CURRENT_OP (peer), error);
+    bulk_op_done (lane, CURRENT_OP (lane), error);
   g_clear_error (&error);
   peer_unref (peer);
 }
@@ -660,7 +700,8 @@ on_fetch_written (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 on_fetch_frame (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  MinkaPeer *peer = user_data;
+  BulkLane *lane = user_data;
+  MinkaPeer *peer = lane->peer;
   GError *error = NULL;
   g_autoptr (MinkaFrame) frame =
     minka_frame_connection_read_finish (MINKA_FRAME_CONNECTION (source), result, &error);
@@ -669,39 +710,39 @@ on_fetch_frame (GObject *source, GAsyncResult *result, gpointer user_data)
       g_clear_error (&error);
       return;
     }
-  BulkOp *op = CURRENT_OP (peer);
+  BulkOp *op = CURRENT_OP (lane);
   const char *type = frame ? minka_frame_get_frame_type (frame) : NULL;
   if (!frame)
-    bulk_op_done (peer, op, error);
+    bulk_op_done (lane, op, error);
   else if (g_strcmp0 (type, "BLOB_OK") == 0 && !op->writer)
     {
       gint64 size = json_object_get_int_member_with_default (frame->header, "size", -1);
       op->writer = minka_blob_writer_new (op->store, op->sha256, size, &error);
       if (op->writer)
-        fetch_read_next (peer);
+        fetch_read_next (lane);
       else
-        bulk_op_done (peer, op, error);
+        bulk_op_done (lane, op, error);
     }
   else if (g_strcmp0 (type, "BLOB_DATA") == 0 && op->writer && frame->body)
-    minka_blob_io_write_async (op->writer, frame->body, NULL, on_fetch_written, peer_ref (peer));
+    minka_blob_io_write_async (op->writer, frame->body, NULL, on_fetch_written, lane_ref (lane));
   else if (g_strcmp0 (type, "BLOB_DATA") == 0 && op->writer)
-    fetch_read_next (peer);
+    fetch_read_next (lane);
   else if (g_strcmp0 (type, "BLOB_END") == 0 && op->writer)
-    minka_blob_io_finish_async (op->writer, NULL, on_fetch_finished, peer_ref (peer));
+    minka_blob_io_finish_async (op->writer, NULL, on_fetch_finished, lane_ref (lane));
   else
-    bulk_fail (peer, op, "%s", frame_error_message (frame));
+    bulk_fail (lane, op, "%s", frame_error_message (frame));
   g_clear_error (&error);
   peer_unref (peer);
 }
 
 static void
-fetch_read_next (MinkaPeer *peer)
+fetch_read_next (BulkLane *lane)
 {
-  bulk_read (peer, on_fetch_frame);
+  bulk_read (lane, on_fetch_frame);
 }
 
 static void
-bulk_start_op (MinkaPeer *peer, BulkOp *op)
+bulk_start_op (BulkLane *lane, BulkOp *op)
 {
   g_autoptr (JsonObject) header = NULL;
   switch (op->kind)
@@ -721,7 +762,7 @@ bulk_start_op (MinkaPeer *peer, BulkOp *op)
       json_object_set_int_member (header, "size", (gint64) op->size);
       break;
     }
-  bulk_send (peer, header, NULL, on_request_sent);
+  bulk_send (lane, header, NULL, on_request_sent);
 }
 
 /* ---- public bulk operations ----------------------------------------------------- */

@@ -1,7 +1,8 @@
 /* minka-peer.h — this worker's links to one other worker: a control
  * connection that carries Raft messages (one way, reconnecting with
- * backoff) and a bulk connection for blobs and snapshots, so a heartbeat
- * never waits behind a file. Bulk operations run one at a time, in order. */
+ * backoff) and a few bulk connections for blobs and snapshots, so a
+ * heartbeat never waits behind a file. Each bulk connection runs one
+ * operation at a time; a new operation goes to the least busy one. */
 #pragma once
 
 #include <gio/gio.h>
