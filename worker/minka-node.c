@@ -51,6 +51,9 @@ struct _MinkaNode
   guint64 wait_seq;                /* writer op that ends the current Ready */
   gint64 ready_start_us;
   guint64 submitted_last;          /* last log index handed to the writer */
+  RaftHardState saved;             /* last hard state handed to the writer */
+  RaftHardState latest;            /* newest hard state from the core */
+  guint commit_source;             /* saves a newer commit index once a second */
   guint pending_ticks;
   GQueue queue;                    /* Queued* */
   GHashTable *waiters;             /* guint64 index → Waiter* */
@@ -301,8 +304,17 @@ start_ready (MinkaNode *node)
       last_seq = raft_writer_append (node->writer, rd->entries, rd->n_entries);
       node->submitted_last = rd->entries[rd->n_entries - 1].index;
     }
+  /* Term and vote must be durable before anything is sent. The commit index
+   * alone need not be (it is relearned from the leader after a restart), so
+   * a change of commit only does not cost an fsync on the commit path. */
   if (rd->has_hard_state)
-    last_seq = raft_writer_save_hard_state (node->writer, &rd->hard_state);
+    node->latest = rd->hard_state;
+  if (rd->has_hard_state && (rd->hard_state.term != node->saved.term
+                             || rd->hard_state.vote != node->saved.vote))
+    {
+      last_seq = raft_writer_save_hard_state (node->writer, &rd->hard_state);
+      node->saved = rd->hard_state;
+    }
 
   node->busy = TRUE;
   node->wait_seq = last_seq;
@@ -342,6 +354,21 @@ on_writer_done (const RaftWriterResult *result, gpointer user_data)
       finish_ready (node);
       node_process (node);
     }
+}
+
+/* The commit index in the hard state lets recovery tell committed entries
+ * from the rest; keeping it a second old costs no fsync on the write path. */
+static gboolean
+on_save_commit (gpointer user_data)
+{
+  MinkaNode *node = user_data;
+  if (!node->stopped && node->latest.commit > node->saved.commit
+      && node->latest.term == node->saved.term)
+    {
+      raft_writer_save_hard_state (node->writer, &node->latest);
+      node->saved = node->latest;
+    }
+  return G_SOURCE_CONTINUE;
 }
 
 static gboolean
@@ -415,6 +442,8 @@ minka_node_new (RaftNodeId id, const char *dir, const RaftConfig *bootstrap,
       return NULL;
     }
   node->submitted_last = raft_storage_last_index (storage);
+  node->saved = *raft_storage_hard_state (storage);
+  node->latest = node->saved;
   if (snapshot_path_out)
     *snapshot_path_out = g_strdup (recovery.snapshot_path);
   raft_storage_recovery_clear (&recovery);
@@ -433,6 +462,7 @@ minka_node_start (MinkaNode *node)
       node->cb.config_changed (node->user_data, raft_node_config (node->raft));
     }
   node->tick_source = g_timeout_add (node->options.tick_ms, on_tick, node);
+  node->commit_source = g_timeout_add_seconds (1, on_save_commit, node);
   /* A single-node cluster elects itself without waiting for a timeout. */
   if (raft_node_config (node->raft)->n_nodes == 1
       && raft_config_contains (raft_node_config (node->raft), raft_node_id (node->raft)))
@@ -445,9 +475,12 @@ minka_node_free (MinkaNode *node)
 {
   if (!node)
     return;
-  node->stopped = TRUE;
   if (node->tick_source)
     g_source_remove (node->tick_source);
+  if (node->commit_source)
+    g_source_remove (node->commit_source);
+  on_save_commit (node);                  /* a clean stop keeps the newest commit */
+  node->stopped = TRUE;
   raft_writer_free (node->writer);        /* finishes queued writes */
   waiters_fail_all (node, "the worker is shutting down");
   g_queue_clear_full (&node->queue, (GDestroyNotify) queued_free);
