@@ -244,3 +244,14 @@ cli_csv_append_field (GString *line, const char *text)
     }
   g_string_append_c (line, '"');
 }
+
+char *
+cli_pad (const char *text, int width)
+{
+  glong len = g_utf8_strlen (text, -1);
+  glong want = ABS (width);
+  if (len >= want)
+    return g_strdup (text);
+  g_autofree char *spaces = g_strnfill ((gsize) (want - len), ' ');
+  return width > 0 ? g_strconcat (text, spaces, NULL) : g_strconcat (spaces, text, NULL);
+}

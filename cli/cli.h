@@ -65,6 +65,9 @@ guint cli_metrics_compute (const NnModel *model, const NnDataset *ds,
 
 /* A double as text in the C locale ("%.*g"). */
 char *cli_format_double (double value, int digits);
+/* @text padded with spaces to @width characters (not bytes, so accented
+ * headers line up): on the right when @width > 0, on the left when < 0. */
+char *cli_pad (const char *text, int width);
 
 /* Appends @text to @line as a CSV field (quoted when needed). */
 void cli_csv_append_field (GString *line, const char *text);

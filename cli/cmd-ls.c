@@ -20,8 +20,9 @@ ls_time_text (gint64 ms)
 static void
 ls_print_table (const MinkaFileList *list)
 {
-  g_print ("%8s %12s  %-16s  %-19s  %s\n", _("ID"), _("SIZE"), _("SHA-256"), _("CREATED (UTC)"),
-           _("NAME"));
+  g_autofree char *h_id = cli_pad (_("ID"), -8), *h_size = cli_pad (_("SIZE"), -12);
+  g_autofree char *h_sha = cli_pad (_("SHA-256"), 16), *h_created = cli_pad (_("CREATED (UTC)"), 19);
+  g_print ("%s %s  %s  %s  %s\n", h_id, h_size, h_sha, h_created, _("NAME"));
   for (guint i = 0; i < list->files->len; i++)
     {
       const MinkaFileInfo *info = list->files->pdata[i];

@@ -37,8 +37,12 @@ status_worker (const MinkaWorkerStatus *status)
 static void
 status_print_table (const CliCluster *cluster, GPtrArray *results)
 {
-  g_print ("%-12s %-21s %-10s %6s %-12s %8s %8s  %s\n", _("WORKER"), _("ADDRESS"), _("ROLE"),
-           _("TERM"), _("LEADER"), _("COMMIT"), _("APPLIED"), _("DIGEST"));
+  g_autofree char *h_worker = cli_pad (_("WORKER"), 12), *h_address = cli_pad (_("ADDRESS"), 21);
+  g_autofree char *h_role = cli_pad (_("ROLE"), 10), *h_term = cli_pad (_("TERM"), -6);
+  g_autofree char *h_leader = cli_pad (_("LEADER"), 12), *h_commit = cli_pad (_("COMMIT"), -8);
+  g_autofree char *h_applied = cli_pad (_("APPLIED"), -8);
+  g_print ("%s %s %s %s %s %s %s  %s\n", h_worker, h_address, h_role, h_term, h_leader,
+           h_commit, h_applied, _("DIGEST"));
   for (guint i = 0; i < results->len; i++)
     {
       const MinkaWorkerStatus *status = results->pdata[i];
