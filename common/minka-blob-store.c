@@ -30,6 +30,7 @@ struct _MinkaBlobWriter {
   char *expected_name;
   gint64 expected_size;
   gboolean finished;
+  gboolean lazy;                 /* skip the fsyncs (minka_blob_writer_set_lazy) */
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -436,7 +437,7 @@ writer_install (MinkaBlobWriter *writer, const char *name, GError **error)
       set_errno_error (error, errno, _("Cannot create folder"), dir);
       return FALSE;
     }
-  if (new_dir && !minka_fsync_dir (store->blobs_dir, error))
+  if (new_dir && !writer->lazy && !minka_fsync_dir (store->blobs_dir, error))
     return FALSE;
   /* POSIX rename replaces atomically (same bytes by construction); where
    * it refuses to replace (Windows), the blob is already there. */
@@ -450,7 +451,7 @@ writer_install (MinkaBlobWriter *writer, const char *name, GError **error)
         }
       g_remove (writer->tmp_path);
     }
-  return minka_fsync_dir (dir, error);
+  return writer->lazy || minka_fsync_dir (dir, error);
 }
 
 char *
@@ -461,7 +462,7 @@ minka_blob_writer_finish (MinkaBlobWriter *writer, GError **error)
   minka_sha256_finish_hex (&writer->sha, name);
   GError *local = NULL;
   gboolean ok = writer_check (writer, name, error);
-  if (ok && !minka_file_sync (writer->file, &local))
+  if (ok && !writer->lazy && !minka_file_sync (writer->file, &local))
     {
       propagate_file_error (error, local, writer->tmp_path);
       ok = FALSE;
@@ -489,6 +490,25 @@ minka_blob_writer_free (MinkaBlobWriter *writer)
   g_free (writer->tmp_path);
   g_free (writer->expected_name);
   g_free (writer);
+}
+
+void
+minka_blob_writer_set_lazy (MinkaBlobWriter *writer, gboolean lazy)
+{
+  writer->lazy = lazy;
+}
+
+gboolean
+minka_blob_store_sync (MinkaBlobStore *store, const char *name, GError **error)
+{
+  g_autofree char *path = minka_blob_store_path (store, name, error);
+  if (!path)
+    return FALSE;
+  g_autoptr (MinkaFile) file = minka_file_open (path, MINKA_FILE_READ, error);
+  if (!file || !minka_file_sync (file, error))
+    return FALSE;
+  g_autofree char *dir = shard_dir (store, name);
+  return minka_fsync_dir (dir, error) && minka_fsync_dir (store->blobs_dir, error);
 }
 
 char *

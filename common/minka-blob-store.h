@@ -73,6 +73,13 @@ char *minka_blob_writer_finish (MinkaBlobWriter *writer, GError **error);
 void minka_blob_writer_free (MinkaBlobWriter *writer);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MinkaBlobWriter, minka_blob_writer_free)
 
+/* A lazy writer skips every fsync: for bytes that are already durable
+ * elsewhere (a small file inside a Raft log entry). Call
+ * minka_blob_store_sync() before that other copy may go away. */
+void minka_blob_writer_set_lazy (MinkaBlobWriter *writer, gboolean lazy);
+/* Makes a stored blob durable: fsync of the file and of its folders. */
+gboolean minka_blob_store_sync (MinkaBlobStore *store, const char *name, GError **error);
+
 /* Convenience: stores @bytes whole (small blobs, tests). */
 char *minka_blob_store_put_bytes (MinkaBlobStore *store, GBytes *bytes, GError **error);
 

@@ -33,6 +33,11 @@ void nn_rng_shuffle (NnRng *rng, guint32 *v, guint n);
 void nn_dense_forward (const float *x, guint n, guint in, guint out,
                        const float *w, const float *b, int act, float *y);
 
+/* y[r·ld + j] = act(y[r·ld + j] + b[j]) for r < n, j < cols (@act < 0:
+ * linear): the bias and activation of a block of columns. */
+void nn_bias_activation (float *y, gsize ld, const float *b, guint n,
+                         guint cols, int act);
+
 /* Backward of a dense layer given dy[n×out] (gradient w.r.t. its
  * pre-activation output): dw[in×out] = xᵀ·dy, db[out] = column sums of dy,
  * and, when @dx is not NULL, dx[n×in] = dy·wᵀ. dw and db are overwritten. */

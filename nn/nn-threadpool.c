@@ -31,7 +31,9 @@ struct _NnThreadPool {
   GCond done_cond;        /* the caller waits for pending == 0 */
   gint generation;        /* atomic */
   gint pending;           /* atomic: parts not yet finished */
-  gboolean quit;          /* under mutex */
+  gint quit;              /* atomic, set under mutex */
+  gint sleepers;          /* atomic: workers blocked (or about to block) */
+  gint caller_sleeping;   /* atomic: the caller blocks on done_cond */
   NnPoolFunc func;
   gpointer data;
 };
@@ -70,23 +72,25 @@ worker_main (gpointer user_data)
     {
       if (!spin_wait (&pool->generation, seen, FALSE))
         {
+          /* Announce the sleep before re-checking, so that a publisher
+           * either sees a sleeper (and broadcasts) or we see its job. */
           g_mutex_lock (&pool->mutex);
+          g_atomic_int_inc (&pool->sleepers);
           while (g_atomic_int_get (&pool->generation) == seen && !pool->quit)
             g_cond_wait (&pool->work_cond, &pool->mutex);
+          g_atomic_int_add (&pool->sleepers, -1);
           g_mutex_unlock (&pool->mutex);
         }
-      g_mutex_lock (&pool->mutex);
-      gboolean quit = pool->quit;
-      NnPoolFunc func = pool->func;
-      gpointer data = pool->data;
+      /* func and data were stored before the generation was bumped (a full
+       * barrier), and stay until every part has finished. */
       seen = g_atomic_int_get (&pool->generation);
-      g_mutex_unlock (&pool->mutex);
-      if (quit)
+      if (g_atomic_int_get (&pool->quit))
         return NULL;
 
-      func (w->part, pool->size, data);
+      pool->func (w->part, pool->size, pool->data);
 
-      if (g_atomic_int_dec_and_test (&pool->pending))
+      if (g_atomic_int_dec_and_test (&pool->pending)
+          && g_atomic_int_get (&pool->caller_sleeping))
         {
           g_mutex_lock (&pool->mutex);
           g_cond_signal (&pool->done_cond);
@@ -127,7 +131,7 @@ nn_thread_pool_free (NnThreadPool *pool)
   if (pool == NULL)
     return;
   g_mutex_lock (&pool->mutex);
-  pool->quit = TRUE;
+  g_atomic_int_set (&pool->quit, TRUE);
   g_atomic_int_inc (&pool->generation);
   g_cond_broadcast (&pool->work_cond);
   g_mutex_unlock (&pool->mutex);
@@ -155,21 +159,27 @@ nn_thread_pool_run (NnThreadPool *pool, NnPoolFunc func, gpointer data)
       return;
     }
 
-  g_mutex_lock (&pool->mutex);
   pool->func = func;
   pool->data = data;
   g_atomic_int_set (&pool->pending, (gint) pool->size - 1);
   g_atomic_int_inc (&pool->generation);
-  g_cond_broadcast (&pool->work_cond);
-  g_mutex_unlock (&pool->mutex);
+  /* A futex wake costs microseconds: only when a worker went to sleep. */
+  if (g_atomic_int_get (&pool->sleepers) > 0)
+    {
+      g_mutex_lock (&pool->mutex);
+      g_cond_broadcast (&pool->work_cond);
+      g_mutex_unlock (&pool->mutex);
+    }
 
   func (0, pool->size, data);
 
   if (!spin_wait (&pool->pending, 0, TRUE))
     {
       g_mutex_lock (&pool->mutex);
+      g_atomic_int_set (&pool->caller_sleeping, TRUE);
       while (g_atomic_int_get (&pool->pending) != 0)
         g_cond_wait (&pool->done_cond, &pool->mutex);
+      g_atomic_int_set (&pool->caller_sleeping, FALSE);
       g_mutex_unlock (&pool->mutex);
     }
 }

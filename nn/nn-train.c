@@ -1,14 +1,19 @@
 /* nn-train.c — mini-batch training on the thread pool.
  *
- * A step has two parallel phases:
- *  1. each thread gathers its slice of the mini-batch (uint8/float →
- *     normalised floats), runs forward and backward, and leaves the
- *     gradient of its slice in its own array;
- *  2. each thread owns a fixed range of the parameters: it sums the
- *     per-thread gradients there in thread order (0, 1, …) and applies the
- *     optimizer to that range, in the same pass.
- * The sum order never depends on scheduling, so the same seed and thread
- * count give bit-identical weights. Nothing is allocated per batch. */
+ * A training step runs the whole mini-batch through each layer in turn;
+ * every stage is cut into small fixed tasks that the threads take from a
+ * shared counter (so a core slowed down by the host simply does fewer):
+ *  - gathering the inputs and the output layer + loss: blocks of rows;
+ *  - a hidden layer's forward: blocks of its output columns
+ *    (y[:, cols] = x·w[:, cols] + b[cols]);
+ *  - a layer's backward: blocks of columns of dw (dw[:, cols] = xᵀ·dy[:, cols])
+ *    and of dx (dx[:, cols] = dy·w[cols, :]ᵀ);
+ *  - the optimizer: ranges of parameters.
+ * Each task writes its own part of one shared gradient, so there is no
+ * per-thread gradient to sum, and a task computes the same thing whichever
+ * thread runs it: the same seed gives bit-identical weights for any thread
+ * count. Evaluation splits rows over the threads. Nothing is allocated per
+ * batch. */
 #include "config.h"
 #include "nn-train.h"
 #include "nn-gemm.h"
@@ -25,7 +30,6 @@ typedef struct {
   float *input;          /* rows_max × sizes[0] */
   float **act;           /* per layer: rows_max × sizes[l+1] (outputs) */
   float *delta[2];       /* rows_max × max width, backward ping-pong */
-  float *grad;           /* n_params */
   guint32 *labels;       /* rows_max */
   float *targets;        /* rows_max × outputs (regression) */
   /* results of the current job */
@@ -34,10 +38,21 @@ typedef struct {
   guint64 correct;       /* classification */
 } Slice;
 
+/* Columns per forward/backward task, rows per row task, parameters per
+ * optimizer task (multiples of 16 floats: tasks never share a cache line
+ * when the rows are aligned). */
+#define TASK_COLS 32
+#define TASK_ROWS 16
+#define TASK_PARAMS 8192
+
 typedef enum {
-  JOB_TRAIN,
-  JOB_EVAL,
-} JobKind;
+  STAGE_GATHER,          /* row tasks: inputs, labels, targets */
+  STAGE_FORWARD,         /* column tasks of hidden layer @layer */
+  STAGE_HEAD,            /* row tasks: output layer, loss and its gradient */
+  STAGE_BACKWARD,        /* dw column tasks, then dx column tasks of @layer */
+  STAGE_UPDATE,          /* optimizer on parameter ranges */
+  STAGE_EVAL,            /* one part per thread: rows split evenly */
+} Stage;
 
 struct _NnTrainer {
   NnModel *model;
@@ -46,11 +61,16 @@ struct _NnTrainer {
   guint n_threads;
   guint rows_max;        /* rows per thread per forward */
   NnOptimizer *opt;
-  Slice *slices;
+  Slice *slices;         /* evaluation, per thread */
+  Slice step;            /* training: the whole batch */
+  float *grad;           /* n_params */
+  double *row_loss;      /* per row task of the head stage */
   guint32 *batch;        /* batch_size row indices (run_batches) */
-  float **grads;         /* slices[i].grad, for the optimizer */
-  /* the job being run */
-  JobKind kind;
+  /* the stage being run */
+  Stage stage;
+  guint layer;
+  guint n_tasks;
+  gint next_task;        /* atomic: the next task to take */
   const NnDataset *ds;
   const guint32 *rows;
   guint n_rows;
@@ -95,7 +115,6 @@ slice_init (Slice *s, const NnModel *model, guint rows)
     s->act[l] = nn_alloc_floats ((gsize) rows * model->sizes[l + 1]);
   s->delta[0] = nn_alloc_floats ((gsize) rows * w);
   s->delta[1] = nn_alloc_floats ((gsize) rows * w);
-  s->grad = nn_alloc_floats (model->n_params);
   s->labels = g_new0 (guint32, rows);
   s->targets = nn_alloc_floats ((gsize) rows * outs);
 }
@@ -109,7 +128,6 @@ slice_clear (Slice *s, const NnModel *model)
   g_free (s->act);
   nn_free_floats (s->delta[0]);
   nn_free_floats (s->delta[1]);
-  nn_free_floats (s->grad);
   g_free (s->labels);
   nn_free_floats (s->targets);
 }
@@ -133,10 +151,10 @@ nn_trainer_new (NnModel *model, const NnTrainConfig *config)
   t->slices = g_new0 (Slice, threads);
   for (guint i = 0; i < threads; i++)
     slice_init (&t->slices[i], model, t->rows_max);
+  slice_init (&t->step, model, t->config.batch_size);
+  t->grad = nn_alloc_floats (model->n_params);
+  t->row_loss = g_new0 (double, (t->config.batch_size + TASK_ROWS - 1) / TASK_ROWS);
   t->batch = g_new (guint32, t->config.batch_size);
-  t->grads = g_new (float *, threads);
-  for (guint i = 0; i < threads; i++)
-    t->grads[i] = t->slices[i].grad;
   return t;
 }
 
@@ -149,9 +167,11 @@ nn_trainer_free (NnTrainer *t)
   for (guint i = 0; i < t->n_threads; i++)
     slice_clear (&t->slices[i], t->model);
   g_free (t->slices);
+  slice_clear (&t->step, t->model);
+  nn_free_floats (t->grad);
+  g_free (t->row_loss);
   nn_optimizer_free (t->opt);
   g_free (t->batch);
-  g_free (t->grads);
   g_free (t);
 }
 
@@ -242,56 +262,12 @@ slice_loss (NnTrainer *t, Slice *s, guint n, gboolean backward)
   return sse / c;
 }
 
-static void
-slice_backward (NnTrainer *t, Slice *s, guint n)
-{
-  NnModel *m = t->model;
-  float *dz = s->act[m->n_layers - 1];
-  int which = 0;
-  for (guint l = m->n_layers; l-- > 0;)
-    {
-      gsize off = nn_model_layer_offset (m, l);
-      guint in = m->sizes[l], out = m->sizes[l + 1];
-      float *gw = s->grad + off;
-      float *gb = gw + (gsize) in * out;
-      const float *x = l == 0 ? s->input : s->act[l - 1];
-      float *dx = l == 0 ? NULL : s->delta[which];
-      nn_dense_backward (x, n, in, out, m->params + off, dz, gw, gb, dx);
-      if (dx != NULL)
-        {
-          nn_activation_backward (m->activation, s->act[l - 1], dx,
-                                  (gsize) n * in);
-          dz = dx;
-          which ^= 1;
-        }
-    }
-}
-
 /* The rows of part @p of @n rows split over @parts threads. */
 static void
 part_range (guint n, guint p, guint parts, guint *start, guint *end)
 {
   *start = (guint) ((guint64) n * p / parts);
   *end = (guint) ((guint64) n * (p + 1) / parts);
-}
-
-static void
-job_train_part (NnTrainer *t, guint part)
-{
-  Slice *s = &t->slices[part];
-  guint start, end;
-  part_range (t->n_rows, part, t->n_threads, &start, &end);
-  guint n = end - start;
-  s->loss = 0;
-  if (n == 0)
-    {
-      memset (s->grad, 0, sizeof (float) * t->model->n_params);
-      return;
-    }
-  slice_load (t, s, t->rows + start, n);
-  slice_forward (t, s, n);
-  s->loss = slice_loss (t, s, n, TRUE);
-  slice_backward (t, s, n);
 }
 
 static void
@@ -312,50 +288,205 @@ job_eval_part (NnTrainer *t, guint part)
     }
 }
 
+/* ---- training stages (tasks on the whole batch in t->step) ------------ */
+
+static guint
+n_blocks (guint count, guint per)
+{
+  return (count + per - 1) / per;
+}
+
+/* y[r0:r1, ·] of the output layer, then the loss and its gradient (written
+ * over y); the loss goes to t->row_loss[task]. */
+static void
+task_head (NnTrainer *t, guint task)
+{
+  NnModel *m = t->model;
+  Slice *s = &t->step;
+  guint l = m->n_layers - 1, in = m->sizes[l], c = m->sizes[l + 1];
+  guint r0 = task * TASK_ROWS, n = MIN (TASK_ROWS, t->n_rows - r0);
+  const float *x = (l == 0 ? s->input : s->act[l - 1]) + (gsize) r0 * in;
+  float *y = s->act[l] + (gsize) r0 * c;
+  nn_dense_forward (x, n, in, c, nn_model_weights (m, l), nn_model_biases (m, l), -1, y);
+  if (m->task == NN_TASK_CLASSIFICATION)
+    {
+      nn_softmax_rows (y, n, c);
+      t->row_loss[task] = nn_softmax_xent_backward (y, s->labels + r0, n, c,
+                                                    t->loss_scale, y);
+    }
+  else
+    t->row_loss[task] = nn_mse_backward (y, s->targets + (gsize) r0 * c, n, c,
+                                         t->loss_scale, y) / c;
+}
+
+/* Columns [j0, j1) of hidden layer l: y = act(x·w + b). */
+static void
+task_forward (NnTrainer *t, guint l, guint task)
+{
+  NnModel *m = t->model;
+  Slice *s = &t->step;
+  guint in = m->sizes[l], out = m->sizes[l + 1], n = t->n_rows;
+  guint j0 = task * TASK_COLS, cols = MIN (TASK_COLS, out - j0);
+  const float *x = l == 0 ? s->input : s->act[l - 1];
+  const float *b = nn_model_biases (m, l) + j0;
+  float *y = s->act[l] + j0;
+  nn_gemm (NN_NO_TRANS, NN_NO_TRANS, (int) n, (int) cols, (int) in, 1.0f,
+           x, (int) in, nn_model_weights (m, l) + j0, (int) out, 0.0f, y, (int) out);
+  nn_bias_activation (y, out, b, n, cols, (int) m->activation);
+}
+
+/* The gradient w.r.t. layer l's pre-activation output, and where its dx
+ * goes: the head writes over the output layer's activations, then two
+ * buffers alternate. */
+static float *
+layer_dz (NnTrainer *t, guint l)
+{
+  guint last = t->model->n_layers - 1;
+  return l == last ? t->step.act[last] : t->step.delta[(last - l - 1) & 1];
+}
+
+/* Task of layer l's backward: first the column blocks of dw (and db), then
+ * those of dx = dz·wᵀ (times the previous activation's derivative). */
+static void
+task_backward (NnTrainer *t, guint l, guint task)
+{
+  NnModel *m = t->model;
+  Slice *s = &t->step;
+  guint in = m->sizes[l], out = m->sizes[l + 1], n = t->n_rows;
+  const float *dz = layer_dz (t, l);
+  const float *w = nn_model_weights (m, l);
+  guint w_tasks = n_blocks (out, TASK_COLS);
+  if (task < w_tasks)
+    {
+      guint j0 = task * TASK_COLS, cols = MIN (TASK_COLS, out - j0);
+      const float *x = l == 0 ? s->input : s->act[l - 1];
+      float *gw = t->grad + nn_model_layer_offset (m, l);
+      float *gb = gw + (gsize) in * out + j0;
+      nn_gemm (NN_TRANS, NN_NO_TRANS, (int) in, (int) cols, (int) n, 1.0f,
+               x, (int) in, dz + j0, (int) out, 0.0f, gw + j0, (int) out);
+      memset (gb, 0, sizeof (float) * cols);
+      for (guint r = 0; r < n; r++)
+        nn_vec_add (gb, dz + (gsize) r * out + j0, cols);
+      return;
+    }
+  guint i0 = (task - w_tasks) * TASK_COLS, cols = MIN (TASK_COLS, in - i0);
+  float *dx = layer_dz (t, l - 1) + i0;
+  nn_gemm (NN_NO_TRANS, NN_TRANS, (int) n, (int) cols, (int) out, 1.0f,
+           dz, (int) out, w + (gsize) i0 * out, (int) out, 0.0f, dx, (int) in);
+  const float *y = s->act[l - 1] + i0;
+  for (guint r = 0; r < n; r++)
+    nn_activation_backward (m->activation, y + (gsize) r * in, dx + (gsize) r * in, cols);
+}
+
+static void
+task_gather (NnTrainer *t, guint task)
+{
+  Slice *s = &t->step;
+  guint r0 = task * TASK_ROWS, n = MIN (TASK_ROWS, t->n_rows - r0);
+  guint in = t->model->sizes[0], c = nn_model_n_outputs (t->model);
+  const NnDataset *ds = t->ds;
+  const guint32 *rows = t->rows + r0;
+  nn_dataset_gather (ds, rows, n, t->model->norm, s->input + (gsize) r0 * in);
+  if (t->model->task == NN_TASK_CLASSIFICATION)
+    for (guint r = 0; r < n; r++)
+      s->labels[r0 + r] = ds->labels[rows[r]];
+  else
+    for (guint r = 0; r < n; r++)
+      s->targets[(gsize) (r0 + r) * c] = ds->targets[rows[r]];
+}
+
+static void
+task_update (NnTrainer *t, guint task)
+{
+  gsize start = (gsize) task * TASK_PARAMS;
+  gsize end = MIN (t->model->n_params, start + TASK_PARAMS);
+  const float *g = t->grad;
+  nn_optimizer_update_sum (t->opt, t->model->params, &g, 1, start, end);
+}
+
+static void
+task_run (NnTrainer *t, guint task)
+{
+  switch (t->stage)
+    {
+    case STAGE_GATHER:
+      task_gather (t, task);
+      break;
+    case STAGE_FORWARD:
+      task_forward (t, t->layer, task);
+      break;
+    case STAGE_HEAD:
+      task_head (t, task);
+      break;
+    case STAGE_BACKWARD:
+      task_backward (t, t->layer, task);
+      break;
+    case STAGE_UPDATE:
+      task_update (t, task);
+      break;
+    case STAGE_EVAL:
+      break;
+    }
+}
+
+/* Every thread takes tasks until none is left. */
 static void
 job_run (guint part, guint n_parts, gpointer data)
 {
   NnTrainer *t = data;
-  if (t->kind == JOB_TRAIN)
-    job_train_part (t, part);
-  else
-    job_eval_part (t, part);
+  if (t->stage == STAGE_EVAL)
+    {
+      job_eval_part (t, part);
+      return;
+    }
+  (void) n_parts;
+  for (;;)
+    {
+      gint task = g_atomic_int_add (&t->next_task, 1);
+      if (task >= (gint) t->n_tasks)
+        return;
+      task_run (t, (guint) task);
+    }
 }
 
-/* Phase 2: on this part's parameter range (a multiple of 16 floats: no
- * false sharing), sum the per-thread gradients in thread order and apply
- * the optimizer, in one pass over memory. */
 static void
-job_update (guint part, guint n_parts, gpointer data)
+trainer_stage (NnTrainer *t, Stage stage, guint layer, guint n_tasks)
 {
-  NnTrainer *t = data;
-  gsize n = t->model->n_params;
-  gsize units = (n + 15) / 16;
-  gsize start = MIN (n, units * part / n_parts * 16);
-  gsize end = MIN (n, units * (part + 1) / n_parts * 16);
-  if (start < end)
-    nn_optimizer_update_sum (t->opt, t->model->params,
-                             (const float *const *) t->grads, t->n_threads,
-                             start, end);
+  t->stage = stage;
+  t->layer = layer;
+  t->n_tasks = n_tasks;
+  g_atomic_int_set (&t->next_task, 0);
+  if (n_tasks == 1)
+    task_run (t, 0);     /* not worth waking the pool */
+  else
+    nn_thread_pool_run (t->pool, job_run, t);
 }
 
 /* One optimisation step on rows[0..n); returns the summed loss. */
 static double
 trainer_step (NnTrainer *t, const NnDataset *ds, const guint32 *rows, guint n)
 {
-  guint c = nn_model_n_outputs (t->model);
-  t->kind = JOB_TRAIN;
+  NnModel *m = t->model;
+  guint c = nn_model_n_outputs (m), last = m->n_layers - 1;
   t->ds = ds;
   t->rows = rows;
   t->n_rows = n;
-  t->loss_scale = t->model->task == NN_TASK_CLASSIFICATION
+  t->loss_scale = m->task == NN_TASK_CLASSIFICATION
                   ? 1.0f / (float) n : 2.0f / ((float) n * (float) c);
-  nn_thread_pool_run (t->pool, job_run, t);
+  guint row_tasks = n_blocks (n, TASK_ROWS);
+  trainer_stage (t, STAGE_GATHER, 0, row_tasks);
+  for (guint l = 0; l < last; l++)
+    trainer_stage (t, STAGE_FORWARD, l, n_blocks (m->sizes[l + 1], TASK_COLS));
+  trainer_stage (t, STAGE_HEAD, last, row_tasks);
+  for (guint l = m->n_layers; l-- > 0;)
+    trainer_stage (t, STAGE_BACKWARD, l,
+                   n_blocks (m->sizes[l + 1], TASK_COLS)
+                   + (l > 0 ? n_blocks (m->sizes[l], TASK_COLS) : 0));
   nn_optimizer_begin_step (t->opt);
-  nn_thread_pool_run (t->pool, job_update, t);
+  trainer_stage (t, STAGE_UPDATE, 0, (guint) ((m->n_params + TASK_PARAMS - 1) / TASK_PARAMS));
   double loss = 0;
-  for (guint i = 0; i < t->n_threads; i++)
-    loss += t->slices[i].loss;
+  for (guint i = 0; i < row_tasks; i++)
+    loss += t->row_loss[i];
   return loss;
 }
 
@@ -371,7 +502,7 @@ trainer_eval (NnTrainer *t, const NnDataset *ds, const guint32 *rows, guint n)
   EvalResult res = { NAN, NAN, NAN };
   if (n == 0)
     return res;
-  t->kind = JOB_EVAL;
+  t->stage = STAGE_EVAL;
   t->ds = ds;
   t->rows = rows;
   t->n_rows = n;

@@ -168,7 +168,8 @@ begin_command (JsonBuilder *b, const char *op, const char *client, guint64 seq)
 GBytes *
 minka_catalog_command_put_file (const char *client, guint64 seq, const char *name,
                                 guint64 size, const char *sha256, gint64 created_ms,
-                                const guint64 *holders, guint n_holders)
+                                const guint64 *holders, guint n_holders,
+                                GBytes *inline_content)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   begin_command (b, "put_file", client, seq);
@@ -186,7 +187,39 @@ minka_catalog_command_put_file (const char *client, guint64 seq, const char *nam
     json_builder_add_int_value (b, (gint64) holders[i]);
   json_builder_end_array (b);
   json_builder_end_object (b);
-  return json_to_bytes (b);
+  GBytes *json = json_to_bytes (b);
+  if (!inline_content)
+    return json;
+  /* The JSON line (compact JSON holds no raw '\n'), then the bytes. */
+  GByteArray *both = g_byte_array_sized_new ((guint) (g_bytes_get_size (json) + 1
+                                                      + g_bytes_get_size (inline_content)));
+  g_byte_array_append (both, g_bytes_get_data (json, NULL), (guint) g_bytes_get_size (json));
+  g_byte_array_append (both, (const guint8 *) "\n", 1);
+  g_byte_array_append (both, g_bytes_get_data (inline_content, NULL),
+                       (guint) g_bytes_get_size (inline_content));
+  g_bytes_unref (json);
+  return g_byte_array_free_to_bytes (both);
+}
+
+/* Length of the JSON line of a command (up to the first '\n'). */
+static gsize
+command_json_length (const char *data, gsize len)
+{
+  const char *newline = memchr (data, '\n', len);
+  return newline ? (gsize) (newline - data) : len;
+}
+
+GBytes *
+minka_catalog_command_content (GBytes *command)
+{
+  gsize len = 0;
+  const char *data = command ? g_bytes_get_data (command, &len) : NULL;
+  if (!data)
+    return NULL;
+  gsize json_len = command_json_length (data, len);
+  if (json_len == len)
+    return NULL;
+  return g_bytes_new_from_bytes (command, json_len + 1, len - json_len - 1);
 }
 
 GBytes *
@@ -369,6 +402,8 @@ minka_catalog_apply (MinkaCatalog *catalog, guint64 index, GBytes *command,
   memset (result, 0, sizeof *result);
   if (index > catalog->applied_index)
     catalog->applied_index = index;
+  if (data)
+    len = command_json_length (data, len);     /* inline bytes are not the catalog's */
 
   if (!data || len == 0 || memchr (data, '\0', len)
       || !json_parser_load_from_data (parser, data, (gssize) len, NULL)

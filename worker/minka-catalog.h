@@ -50,11 +50,17 @@ MinkaCatalog *minka_catalog_new (void);
 void minka_catalog_free (MinkaCatalog *catalog);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MinkaCatalog, minka_catalog_free)
 
-/* Commands: what the leader proposes (JSON, see docs/architecture.md). */
+/* Commands: what the leader proposes. A command is one line of compact
+ * JSON; a put_file of a small file may carry the file's bytes after the
+ * line's '\n' (the catalog ignores them; the worker stores them). */
+#define MINKA_INLINE_MAX (64 * 1024)
 GBytes *minka_catalog_command_put_file (const char *client, guint64 seq,
                                         const char *name, guint64 size,
                                         const char *sha256, gint64 created_ms,
-                                        const guint64 *holders, guint n_holders);
+                                        const guint64 *holders, guint n_holders,
+                                        GBytes *inline_content);
+/* The bytes carried after a command's JSON line, or NULL. */
+GBytes *minka_catalog_command_content (GBytes *command);
 GBytes *minka_catalog_command_delete_file (const char *client, guint64 seq,
                                            guint64 file_id);
 

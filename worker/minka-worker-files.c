@@ -24,7 +24,8 @@ typedef struct {
   guint64 seq;
   guint64 size;
   guint64 received;
-  MinkaBlobWriter *writer;
+  MinkaBlobWriter *writer;         /* large files: streamed to a blob */
+  GByteArray *inline_data;         /* small files: they travel in the log entry */
   char *sha256;
   JsonObject *end_request;         /* PUT_END, answered at the end */
   GArray *holders;                 /* RaftNodeId that hold the blob durably */
@@ -53,6 +54,7 @@ upload_unref (Upload *u)
   if (--u->refs > 0)
     return;
   g_clear_pointer (&u->writer, minka_blob_writer_free);
+  g_clear_pointer (&u->inline_data, g_byte_array_unref);
   g_clear_pointer (&u->end_request, json_object_unref);
   g_array_unref (u->holders);
   minka_conn_unref (u->conn);
@@ -141,8 +143,9 @@ put_begin (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
       g_error_free (error);
       return TRUE;
     }
-  MinkaBlobWriter *writer = minka_blob_writer_new (worker->blobs, NULL, size, &error);
-  if (!writer)
+  MinkaBlobWriter *writer = NULL;
+  if (size > MINKA_INLINE_MAX
+      && !(writer = minka_blob_writer_new (worker->blobs, NULL, size, &error)))
     {
       minka_conn_send_error (conn, req, "internal", error->message);
       g_error_free (error);
@@ -160,6 +163,8 @@ put_begin (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
   u->seq = (guint64) seq;
   u->size = (guint64) size;
   u->writer = writer;
+  if (!writer)
+    u->inline_data = g_byte_array_sized_new ((guint) size);
   u->holders = g_array_new (FALSE, FALSE, sizeof (RaftNodeId));
   guint64 *key = g_new (guint64, 1);
   *key = u->handle;
@@ -189,7 +194,7 @@ static gboolean
 put_data (MinkaWorker *worker, MinkaConn *conn, MinkaFrame *frame)
 {
   Upload *u = find_upload (conn, frame->header);
-  if (!u || u->finished || !u->writer)
+  if (!u || u->finished || (!u->writer && !u->inline_data))
     {
       minka_conn_send_error (conn, frame->header, "bad_request", _("Unknown upload"));
       return TRUE;
@@ -204,6 +209,11 @@ put_data (MinkaWorker *worker, MinkaConn *conn, MinkaFrame *frame)
     return TRUE;
   u->received += len;
   worker->upload_bytes += len;
+  if (u->inline_data)
+    {
+      g_byte_array_append (u->inline_data, g_bytes_get_data (frame->body, NULL), (guint) len);
+      return TRUE;
+    }
   /* Pause reading until the chunk is written: backpressure to the client. */
   minka_blob_io_write_async (u->writer, frame->body, NULL, on_chunk_written, upload_ref (u));
   return FALSE;
@@ -252,10 +262,13 @@ upload_propose (Upload *u)
   MinkaWorker *worker = u->worker;
   GError *error = NULL;
   u->proposed = TRUE;
+  g_autoptr (GBytes) content = u->inline_data
+    ? g_bytes_new (u->inline_data->data, u->inline_data->len) : NULL;
   g_autoptr (GBytes) command =
     minka_catalog_command_put_file (u->client, u->seq, u->name, u->size, u->sha256,
                                     g_get_real_time () / 1000,
-                                    (const guint64 *) u->holders->data, u->holders->len);
+                                    (const guint64 *) u->holders->data, u->holders->len,
+                                    content);
   if (!minka_node_propose (worker->node, command, on_put_committed, upload_ref (u), &error))
     {
       upload_unref (u);
@@ -354,11 +367,127 @@ on_upload_stored (GObject *source, GAsyncResult *result, gpointer user_data)
   upload_unref (u);
 }
 
+/* A small file: its bytes go into the log entry, so every member that
+ * applies it holds it; the leader stores its own copy first, so that it can
+ * serve the file as soon as it answers. */
+static void
+upload_propose_inline (Upload *u)
+{
+  const RaftConfig *members = raft_node_config (minka_node_raft (u->worker->node));
+  for (guint i = 0; i < members->n_nodes; i++)
+    g_array_append_val (u->holders, members->ids[i]);
+  upload_propose (u);
+}
+
+typedef struct {
+  MinkaWorker *worker;
+  MinkaBlobWriter *writer;
+  GBytes *content;
+  char *expected;                  /* NULL: any */
+  Upload *upload;                  /* the leader's own upload, or NULL */
+} LazyWrite;
+
+static gpointer
+run_lazy_write (gpointer data, GError **error)
+{
+  LazyWrite *w = data;
+  gsize len = 0;
+  const void *bytes = g_bytes_get_data (w->content, &len);
+  if (!minka_blob_writer_write (w->writer, bytes, len, error))
+    return NULL;
+  return minka_blob_writer_finish (w->writer, error);
+}
+
+static void
+on_lazy_written (gpointer data, gpointer result, const GError *error)
+{
+  LazyWrite *w = data;
+  char *name = result;
+  g_hash_table_remove (w->worker->writing, w->expected ? w->expected : "");
+  if (name)
+    g_ptr_array_add (w->worker->unsynced, g_strdup (name));
+  if (w->upload)
+    {
+      Upload *u = w->upload;
+      if (!name)
+        upload_fail (u, NULL, "checksum", error ? error->message : "write failed");
+      else if (!u->finished && minka_worker_is_leader (u->worker))
+        {
+          u->sha256 = g_strdup (name);
+          upload_propose_inline (u);
+        }
+      else
+        upload_fail (u, NULL, "unavailable", _("This worker lost the leadership; try again"));
+      upload_unref (u);
+    }
+  else if (!name)
+    g_warning ("storing a small file from the log failed: %s", error ? error->message : "?");
+  g_free (name);
+  minka_blob_writer_free (w->writer);
+  g_bytes_unref (w->content);
+  g_free (w->expected);
+  g_free (w);
+}
+
+static gboolean
+lazy_write (MinkaWorker *worker, GBytes *content, const char *expected, Upload *upload,
+            GError **error)
+{
+  MinkaBlobWriter *writer = minka_blob_writer_new (worker->blobs, expected,
+                                                   (gint64) g_bytes_get_size (content), error);
+  if (!writer)
+    return FALSE;
+  minka_blob_writer_set_lazy (writer, TRUE);
+  LazyWrite *w = g_new0 (LazyWrite, 1);
+  w->worker = worker;
+  w->writer = writer;
+  w->content = g_bytes_ref (content);
+  w->expected = g_strdup (expected);
+  w->upload = upload ? upload_ref (upload) : NULL;
+  if (expected)
+    g_hash_table_add (worker->writing, g_strdup (expected));
+  minka_disk_queue_push (worker->disk, run_lazy_write, on_lazy_written, w);
+  return TRUE;
+}
+
+void
+minka_worker_files_store_inline (MinkaWorker *worker, const char *sha256, GBytes *content)
+{
+  GError *error = NULL;
+  if (minka_blob_store_has (worker->blobs, sha256)
+      || g_hash_table_contains (worker->writing, sha256))
+    return;
+  if (!lazy_write (worker, content, sha256, NULL, &error))
+    {
+      g_warning ("cannot store a small file from the log: %s", error->message);
+      g_error_free (error);
+    }
+}
+
+static gboolean
+put_end_inline (MinkaWorker *worker, Upload *u, JsonObject *req)
+{
+  const char *expected = json_object_get_string_member_with_default (req, "sha256", NULL);
+  g_autoptr (GBytes) content = g_bytes_new (u->inline_data->data, u->inline_data->len);
+  GError *error = NULL;
+  if (expected && !minka_blob_name_is_valid (expected))
+    {
+      upload_fail (u, req, "bad_request", _("Invalid SHA-256"));
+      return TRUE;
+    }
+  if (!lazy_write (worker, content, expected, u, &error))
+    {
+      upload_fail (u, req, "internal", error->message);
+      g_error_free (error);
+    }
+  return TRUE;
+}
+
 static gboolean
 put_end (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
 {
   Upload *u = find_upload (conn, req);
-  if (!u || u->finished || !u->writer || u->end_request)
+  if (!u || u->finished || (!u->writer && !u->inline_data) || u->end_request)
     {
       minka_conn_send_error (conn, req, "bad_request", _("Unknown upload"));
       return TRUE;
@@ -372,6 +501,8 @@ put_end (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
       upload_fail (u, req, "bad_request", msg);
       return TRUE;
     }
+  if (u->inline_data)
+    return put_end_inline (worker, u, req);
   minka_blob_io_finish_async (u->writer, NULL, on_upload_stored, upload_ref (u));
   return TRUE;
 }
@@ -480,7 +611,8 @@ get_file (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
     }
   if (!minka_blob_store_has (worker->blobs, record->sha256))
     {
-      minka_worker_files_ensure_blob (worker, record);
+      if (!g_hash_table_contains (worker->writing, record->sha256))
+        minka_worker_files_ensure_blob (worker, record);
       minka_conn_send_error (conn, req, "unavailable",
                              _("This worker is still fetching the file; try again or ask another worker"));
       return TRUE;

@@ -5,6 +5,7 @@
 #include "minka-worker.h"
 #include "minka-blob-store.h"
 #include "minka-catalog.h"
+#include "minka-disk-queue.h"
 #include "minka-node.h"
 #include "minka-peer.h"
 #include "minka-server.h"
@@ -47,6 +48,14 @@ struct _MinkaWorker
 
   /* Files being fetched from peers (sha256 set). */
   GHashTable *fetching;
+
+  /* Small files arrive inside log entries; their blobs are written lazily
+   * (no fsync) on the disk queue, and synced before a snapshot lets the
+   * log entries go. */
+  MinkaDiskQueue *disk;
+  GHashTable *writing;          /* sha256 set: lazy writes queued */
+  GPtrArray *unsynced;          /* sha256 of lazily written blobs */
+  guint64 inline_bytes;         /* file bytes applied from the log since the last snapshot */
 
   /* Recent Raft events and client requests, for status and the monitor. */
   GQueue events;                /* MinkaEvent* */
@@ -101,6 +110,8 @@ gboolean minka_worker_files_bulk_frame (MinkaWorker *worker, MinkaConn *conn,
                                         MinkaFrame *frame);
 /* After a FILE entry is applied: fetch the blob if this worker lacks it. */
 void minka_worker_files_ensure_blob (MinkaWorker *worker, const MinkaFileRecord *record);
+/* After a FILE entry that carried the file's bytes is applied. */
+void minka_worker_files_store_inline (MinkaWorker *worker, const char *sha256, GBytes *content);
 
 /* minka-worker-requests.c: STATUS, LIST, DELETE, CLUSTER_*. */
 gboolean minka_worker_requests_frame (MinkaWorker *worker, MinkaConn *conn, MinkaFrame *frame);

@@ -57,11 +57,17 @@ minka_worker_snapshot_restore_startup (MinkaWorker *worker, const char *path, GE
 
 /* ---- taking snapshots ------------------------------------------------------------ */
 
+/* Small files ride in log entries: once the log holds this many of their
+ * bytes, take a snapshot (which makes them durable as blobs) so the log —
+ * kept in memory by the Raft core — stays small. */
+#define INLINE_BYTES_PER_SNAPSHOT (16 * 1024 * 1024)
+
 typedef struct {
   MinkaWorker *worker;
   char *dir;
   RaftSnapshotMeta meta;
   GBytes *data;
+  GPtrArray *unsynced;          /* blobs to make durable before the log goes */
 } TakeSnapshot;
 
 static void
@@ -70,43 +76,48 @@ take_snapshot_free (TakeSnapshot *t)
   g_free (t->dir);
   raft_snapshot_meta_clear (&t->meta);
   g_bytes_unref (t->data);
+  g_ptr_array_unref (t->unsynced);
   g_free (t);
 }
 
-static void
-run_take_snapshot (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+/* On the disk thread, after every lazy blob write queued before it. */
+static gpointer
+run_take_snapshot (gpointer data, GError **error)
 {
   TakeSnapshot *t = data;
-  GError *error = NULL;
+  for (guint i = 0; i < t->unsynced->len; i++)
+    if (!minka_blob_store_sync (t->worker->blobs, t->unsynced->pdata[i], error))
+      return NULL;
   char *path = NULL;
-  RaftSnapshotWriter *writer = raft_snapshot_writer_new (t->dir, &t->meta, &error);
+  RaftSnapshotWriter *writer = raft_snapshot_writer_new (t->dir, &t->meta, error);
   gsize len = 0;
   const void *bytes = g_bytes_get_data (t->data, &len);
-  if (!writer || !raft_snapshot_writer_write (writer, bytes, len, &error))
+  if (!writer || !raft_snapshot_writer_write (writer, bytes, len, error))
     {
       if (writer)
         raft_snapshot_writer_abort (writer);
-      g_task_return_error (task, error);
-      return;
+      return NULL;
     }
-  if (!raft_snapshot_writer_commit (writer, &path, &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, path, g_free);
+  if (!raft_snapshot_writer_commit (writer, &path, error))
+    return NULL;
+  return path;
 }
 
 static void
-on_snapshot_taken (GObject *source, GAsyncResult *result, gpointer user_data)
+on_snapshot_taken (gpointer data, gpointer result, const GError *error)
 {
-  TakeSnapshot *t = g_task_get_task_data (G_TASK (result));
+  TakeSnapshot *t = data;
   MinkaWorker *worker = t->worker;
-  GError *error = NULL;
-  char *path = g_task_propagate_pointer (G_TASK (result), &error);
+  char *path = result;
   worker->snapshot_running = FALSE;
   if (!path)
     {
-      g_warning ("snapshot at index %" G_GUINT64_FORMAT " failed: %s", t->meta.index, error->message);
-      g_error_free (error);
+      g_warning ("snapshot at index %" G_GUINT64_FORMAT " failed: %s", t->meta.index,
+                 error ? error->message : "?");
+      /* Those blobs are still not known to be durable: try again next time. */
+      for (guint i = 0; i < t->unsynced->len; i++)
+        g_ptr_array_add (worker->unsynced, g_strdup (t->unsynced->pdata[i]));
+      take_snapshot_free (t);
       return;
     }
   g_free (worker->snapshot_path);
@@ -116,6 +127,7 @@ on_snapshot_taken (GObject *source, GAsyncResult *result, gpointer user_data)
   minka_worker_event (worker, "snapshot", "snapshot at index %" G_GUINT64_FORMAT " (%"
                       G_GSIZE_FORMAT " bytes); log compacted", t->meta.index,
                       g_bytes_get_size (t->data));
+  take_snapshot_free (t);
 }
 
 void
@@ -123,25 +135,25 @@ minka_worker_snapshot_maybe (MinkaWorker *worker)
 {
   RaftNode *raft = minka_node_raft (worker->node);
   guint64 applied = minka_catalog_applied_index (worker->catalog);
-  if (worker->snapshot_running || applied < worker->snapshot_index + worker->options.snapshot_every)
+  if (worker->snapshot_running
+      || (applied < worker->snapshot_index + worker->options.snapshot_every
+          && worker->inline_bytes < INLINE_BYTES_PER_SNAPSHOT))
+    return;
+  guint64 term = raft_node_log_term (raft, applied);
+  if (term == 0)
     return;
   TakeSnapshot *t = g_new0 (TakeSnapshot, 1);
   t->worker = worker;
   t->dir = g_strdup (minka_node_dir (worker->node));
   t->meta.index = applied;
-  t->meta.term = raft_node_log_term (raft, applied);
+  t->meta.term = term;
   t->meta.config = raft_config_copy (raft_node_config (raft));
   t->data = minka_catalog_snapshot (worker->catalog);
-  if (t->meta.term == 0)
-    {
-      take_snapshot_free (t);
-      return;
-    }
+  t->unsynced = worker->unsynced;
+  worker->unsynced = g_ptr_array_new_with_free_func (g_free);
+  worker->inline_bytes = 0;
   worker->snapshot_running = TRUE;
-  GTask *task = g_task_new (NULL, NULL, on_snapshot_taken, NULL);
-  g_task_set_task_data (task, t, (GDestroyNotify) take_snapshot_free);
-  g_task_run_in_thread (task, run_take_snapshot);
-  g_object_unref (task);
+  minka_disk_queue_push (worker->disk, run_take_snapshot, on_snapshot_taken, t);
 }
 
 /* ---- leader: sending a snapshot --------------------------------------------------- */

@@ -178,7 +178,13 @@ node_apply (gpointer user_data, const RaftEntry *entry)
   if (result->ok)
     {
       const MinkaFileRecord *record = minka_catalog_lookup (worker->catalog, result->file_id);
-      if (record && record->id == entry->index)
+      g_autoptr (GBytes) content = minka_catalog_command_content (entry->data);
+      if (record && record->id == entry->index && content)
+        {
+          minka_worker_files_store_inline (worker, record->sha256, content);
+          worker->inline_bytes += g_bytes_get_size (content);
+        }
+      else if (record && record->id == entry->index)
         minka_worker_files_ensure_blob (worker, record);
       if (result->deleted_sha256[0]
           && !minka_catalog_blob_in_use (worker->catalog, result->deleted_sha256))
@@ -477,6 +483,9 @@ minka_worker_new (MinkaClusterConfig *config, const char *name,
                                          (GDestroyNotify) minka_peer_free);
   worker->peer_names = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
   worker->fetching = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  worker->writing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  worker->unsynced = g_ptr_array_new_with_free_func (g_free);
+  worker->disk = minka_disk_queue_new ();
   worker->catalog = minka_catalog_new ();
   g_queue_init (&worker->events);
   g_queue_init (&worker->request_log);
@@ -605,6 +614,9 @@ minka_worker_free (MinkaWorker *worker)
   minka_node_free (worker->node);
   g_hash_table_destroy (worker->peer_names);
   g_hash_table_destroy (worker->fetching);
+  minka_disk_queue_free (worker->disk);       /* finishes queued writes first */
+  g_hash_table_destroy (worker->writing);
+  g_ptr_array_unref (worker->unsynced);
   minka_catalog_free (worker->catalog);
   g_clear_pointer (&worker->blobs, minka_blob_store_free);
   g_clear_pointer (&worker->key, g_bytes_unref);

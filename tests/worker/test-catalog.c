@@ -38,7 +38,7 @@ static GBytes *
 put (const char *client, guint64 seq, const char *name, const char *sha)
 {
   guint64 holders[] = { 1, 2 };
-  return minka_catalog_command_put_file (client, seq, name, 10, sha, 1700000000000, holders, 2);
+  return minka_catalog_command_put_file (client, seq, name, 10, sha, 1700000000000, holders, 2, NULL);
 }
 
 START_TEST (test_put_lookup_delete)
@@ -151,6 +151,27 @@ build_sample (guint n, guint64 seed)
   return c;
 }
 
+START_TEST (test_inline_content)
+{
+  g_autoptr (MinkaCatalog) c = minka_catalog_new ();
+  guint64 holders[] = { 1 };
+  /* Bytes after the JSON line, including newlines and NULs, belong to the
+   * worker: the catalog applies the command exactly as without them. */
+  static const char content[] = "line one\nline two\0binary";
+  g_autoptr (GBytes) bytes = g_bytes_new_static (content, sizeof content);
+  GBytes *cmd = minka_catalog_command_put_file ("c", 1, "small.txt", sizeof content, SHA_A, 5,
+                                                holders, 1, bytes);
+  g_autoptr (GBytes) carried = minka_catalog_command_content (cmd);
+  ck_assert (carried != NULL && g_bytes_equal (carried, bytes));
+  guint64 id = 0;
+  apply_ok (c, 3, cmd, &id);
+  ck_assert_uint_eq (minka_catalog_lookup (c, id)->size, sizeof content);
+
+  g_autoptr (GBytes) plain = minka_catalog_command_put_file ("c", 2, "x", 1, SHA_A, 5, holders, 1, NULL);
+  ck_assert_ptr_null (minka_catalog_command_content (plain));
+}
+END_TEST
+
 START_TEST (test_digest_deterministic)
 {
   g_autoptr (MinkaCatalog) a = build_sample (200, 42);
@@ -217,6 +238,7 @@ main (void)
   tcase_add_test (tc, test_put_lookup_delete);
   tcase_add_test (tc, test_retry_is_exactly_once);
   tcase_add_test (tc, test_bad_names_and_commands);
+  tcase_add_test (tc, test_inline_content);
   tcase_add_test (tc, test_digest_deterministic);
   tcase_add_test (tc, test_snapshot_round_trip);
   tcase_add_test (tc, test_restore_rejects_garbage);
