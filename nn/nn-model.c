@@ -267,7 +267,7 @@ predict_serial (const NnModel *model, const float *raw_inputs, guint n,
   if (2 * per_buf <= PREDICT_STACK_FLOATS)
     a = stack;
   else
-    a = heap = nn_alloc_floats (2 * per_buf);
+    a = heap = g_aligned_alloc (2 * per_buf, sizeof (float), 64);   /* written before read: no zeroing */
   b = a + per_buf;
 
   guint in = model->sizes[0], outs = nn_model_n_outputs (model);
@@ -278,7 +278,7 @@ predict_serial (const NnModel *model, const float *raw_inputs, guint n,
                      out + (gsize) start * outs);
     }
   if (heap != NULL)
-    nn_free_floats (heap);
+    g_aligned_free (heap);
 }
 
 /* Large batches are split over a process-wide pool of every core: one GEMM

@@ -1,10 +1,11 @@
 /* nn-threadpool.c — GLib worker threads running parts of one job at a time.
  *
- * A job is published by bumping a generation counter under the mutex and
- * broadcasting; each worker runs its part and decrements the pending count;
- * the last one signals the caller. Both sides spin briefly before blocking,
- * because on a training run the next job arrives within microseconds, and a
- * futex wake-up costs about as much as a small GEMM. */
+ * A job is published by bumping a generation counter; each worker runs its
+ * part and decrements the pending count. Both sides spin briefly before
+ * blocking, because on a training run the next job (the trainer runs about
+ * eight per mini-batch) arrives within microseconds, and a futex wake-up
+ * costs about as much as a small GEMM: the mutex, broadcast and signal are
+ * only used when the other side has actually gone to sleep. */
 #include "nn-threadpool.h"
 
 #if defined(__x86_64__) || defined(__i386__)

@@ -228,37 +228,28 @@ slice_load (NnTrainer *t, Slice *s, const guint32 *rows, guint n)
       s->targets[r] = ds->targets[rows[r]];
 }
 
-/* Loss of the slice's n rows (after forward); with @backward, also the gradient
- * w.r.t. the output layer's pre-activation, written over the outputs. */
+/* Loss of the slice's n rows after forward (evaluation): also counts the
+ * correct classes or sums the squared errors. */
 static double
-slice_loss (NnTrainer *t, Slice *s, guint n, gboolean backward)
+slice_loss (NnTrainer *t, Slice *s, guint n)
 {
   NnModel *m = t->model;
   guint c = nn_model_n_outputs (m);
   float *out = s->act[m->n_layers - 1];
   if (m->task == NN_TASK_CLASSIFICATION)
     {
-      if (!backward)
-        {
-          for (guint r = 0; r < n; r++)
-            if (argmax (out + (gsize) r * c, c) == s->labels[r])
-              s->correct++;
-          return nn_xent_loss (out, s->labels, n, c);
-        }
-      return nn_softmax_xent_backward (out, s->labels, n, c, t->loss_scale, out);
+      for (guint r = 0; r < n; r++)
+        if (argmax (out + (gsize) r * c, c) == s->labels[r])
+          s->correct++;
+      return nn_xent_loss (out, s->labels, n, c);
     }
-  if (!backward)
+  double sse = 0;
+  for (gsize i = 0; i < (gsize) n * c; i++)
     {
-      double sse = 0;
-      for (gsize i = 0; i < (gsize) n * c; i++)
-        {
-          double e = (double) out[i] - s->targets[i];
-          sse += e * e;
-        }
-      s->sq_err += sse;
-      return sse / c;
+      double e = (double) out[i] - s->targets[i];
+      sse += e * e;
     }
-  double sse = nn_mse_backward (out, s->targets, n, c, t->loss_scale, out);
+  s->sq_err += sse;
   return sse / c;
 }
 
@@ -284,7 +275,7 @@ job_eval_part (NnTrainer *t, guint part)
       guint n = MIN (t->rows_max, end - at);
       slice_load (t, s, t->rows + at, n);
       slice_forward (t, s, n);
-      s->loss += slice_loss (t, s, n, FALSE);
+      s->loss += slice_loss (t, s, n);
     }
 }
 

@@ -236,7 +236,10 @@ END_TEST
 START_TEST (test_dense_gemv_matches_gemm)
 {
   static const guint shapes[][2] = { { 1, 1 }, { 3, 17 }, { 17, 10 }, { 130, 70 },
-                                     { 784, 256 }, { 600, 129 }, { 33, 64 } };
+                                     { 784, 256 }, { 600, 129 }, { 33, 64 },
+                                     /* 256-column pass, then 32 and masked
+                                      * columns; more inputs than one chunk */
+                                     { 1000, 300 }, { 20, 512 } };
   NnRng r;
   nn_rng_seed (&r, 11);
   for (guint s = 0; s < G_N_ELEMENTS (shapes); s++)

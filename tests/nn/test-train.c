@@ -1,6 +1,6 @@
 /* test-train.c — the thread-pool trainer: learning (iris-like 3-class data,
  * a noisy nonlinear regression, uint8 images), bit-identical determinism
- * for a seed and thread count, distributed-round batches, cancellation and
+ * for a seed (whatever the thread count), distributed-round batches, cancellation and
  * bad input. Data is generated here from seeded PRNGs. */
 #include <check.h>
 #include <gio/gio.h>
@@ -274,6 +274,25 @@ START_TEST (test_deterministic)
 }
 END_TEST
 
+/* The stages are cut into fixed tasks (blocks of rows, of columns: 33 is
+ * two column blocks, one partial), so the thread count does not change the
+ * arithmetic at all. */
+START_TEST (test_same_for_any_thread_count)
+{
+  for (int opt = 0; opt < 2; opt++)
+    {
+      gsize n1, n2, n3;
+      g_autofree float *a = train_params (1, 7, opt, &n1);
+      g_autofree float *b = train_params (2, 7, opt, &n2);
+      g_autofree float *c = train_params (3, 7, opt, &n3);
+      ck_assert_uint_eq (n1, n2);
+      ck_assert_uint_eq (n1, n3);
+      ck_assert_msg (memcmp (a, b, n1 * sizeof (float)) == 0, "optimizer %d: 1 vs 2 threads", opt);
+      ck_assert_msg (memcmp (a, c, n1 * sizeof (float)) == 0, "optimizer %d: 1 vs 3 threads", opt);
+    }
+}
+END_TEST
+
 START_TEST (test_run_batches)
 {
   g_autoptr (NnDataset) ds = make_iris_like (50, 8);
@@ -369,6 +388,7 @@ train_suite (void)
   tcase_add_test (tc, test_learns_regression);
   tcase_add_test (tc, test_learns_pixels);
   tcase_add_test (tc, test_deterministic);
+  tcase_add_test (tc, test_same_for_any_thread_count);
   tcase_add_test (tc, test_run_batches);
   tcase_add_test (tc, test_cancel_and_bad_input);
   suite_add_tcase (s, tc);
