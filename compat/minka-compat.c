@@ -56,6 +56,33 @@ minka_fsync_dir (const char *path, GError **error)
 #endif
 }
 
+gboolean
+minka_sync_filesystem (const char *path, GError **error)
+{
+#ifdef __linux__
+  int fd = open (path, O_RDONLY | O_DIRECTORY);
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   "open %s: %s", path, g_strerror (saved));
+      return FALSE;
+    }
+  gboolean ok = syncfs (fd) == 0;
+  int saved = errno;
+  close (fd);
+  if (!ok)
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                 "syncfs %s: %s", path, g_strerror (saved));
+  return ok;
+#else
+  (void) path;
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                       "no file-system sync on this platform");
+  return FALSE;
+#endif
+}
+
 guint64
 minka_rss_bytes (void)
 {

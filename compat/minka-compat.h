@@ -10,6 +10,11 @@ G_BEGIN_DECLS
  * directory; Windows: nothing to do, NTFS metadata is journalled). */
 gboolean minka_fsync_dir (const char *path, GError **error);
 
+/* Flushes every file of the file system that holds @path (Linux: syncfs).
+ * FALSE with G_IO_ERROR_NOT_SUPPORTED where there is no such call: fsync
+ * the files one by one instead. */
+gboolean minka_sync_filesystem (const char *path, GError **error);
+
 /* Resident set size of this process, in bytes; 0 if unknown. */
 guint64 minka_rss_bytes (void);
 

@@ -40,7 +40,9 @@ run (gpointer item, gpointer user_data)
       g_free (j);
       return;
     }
+  /* Default priority, not idle: a busy main loop must not starve writes. */
   GSource *source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_callback (source, report, j, NULL);
   g_source_attach (source, j->queue->context);
   g_source_unref (source);

@@ -9,6 +9,7 @@
 #define AUTH_TIMEOUT_MS 5000
 #define CLIENT_IDLE_MS (10 * 60 * 1000)
 #define FRAME_TIMEOUT_MS 30000
+#define LISTEN_BACKLOG 512
 
 struct _MinkaServer
 {
@@ -240,6 +241,9 @@ minka_server_new (const char *host, guint16 port, GBytes *key,
 
   MinkaServer *server = g_new0 (MinkaServer, 1);
   server->service = g_socket_service_new ();
+  /* GLib's default backlog of 10 drops the SYNs of a burst of clients (a
+   * 1 s retransmit each) when the main loop is busy. */
+  g_socket_listener_set_backlog (G_SOCKET_LISTENER (server->service), LISTEN_BACKLOG);
   if (!g_socket_listener_add_address (G_SOCKET_LISTENER (server->service), address,
                                       G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
                                       NULL, NULL, error))

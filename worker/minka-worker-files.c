@@ -404,7 +404,7 @@ on_lazy_written (gpointer data, gpointer result, const GError *error)
   LazyWrite *w = data;
   char *name = result;
   g_hash_table_remove (w->worker->writing, w->expected ? w->expected : "");
-  if (name)
+  if (name && !w->expected)
     g_ptr_array_add (w->worker->unsynced, g_strdup (name));
   if (w->upload)
     {
@@ -445,7 +445,13 @@ lazy_write (MinkaWorker *worker, GBytes *content, const char *expected, Upload *
   w->expected = g_strdup (expected);
   w->upload = upload ? upload_ref (upload) : NULL;
   if (expected)
-    g_hash_table_add (worker->writing, g_strdup (expected));
+    {
+      g_hash_table_add (worker->writing, g_strdup (expected));
+      /* Listed now, not when written: a snapshot queued after this write
+       * must sync it (if the write fails, that sync fails and the snapshot
+       * is retried). */
+      g_ptr_array_add (worker->unsynced, g_strdup (expected));
+    }
   minka_disk_queue_push (worker->disk, run_lazy_write, on_lazy_written, w);
   return TRUE;
 }

@@ -9,6 +9,9 @@
 #include <string.h>
 
 #define READ_SIZE 16384
+/* Below the worker's sockets and timers: a flood of browsers is served with
+ * what the worker has left, and never delays Raft or client requests. */
+#define MONITOR_IO_PRIORITY G_PRIORITY_LOW
 
 struct _MonitorConn {
   gint refs;                  /* server table + each pending async call */
@@ -234,7 +237,7 @@ conn_read_start (MonitorConn *conn)
     return;
   conn->reading = TRUE;
   GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (conn->connection));
-  g_input_stream_read_async (in, conn->rbuf, sizeof conn->rbuf, G_PRIORITY_DEFAULT,
+  g_input_stream_read_async (in, conn->rbuf, sizeof conn->rbuf, MONITOR_IO_PRIORITY,
                              conn->cancellable, conn_on_read, conn_ref (conn));
 }
 
@@ -289,7 +292,7 @@ conn_write_start (MonitorConn *conn)
   conn->writing = TRUE;
   GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (conn->connection));
   g_output_stream_write_async (out, conn->sendbuf->data + conn->send_off,
-                               conn->sendbuf->len - conn->send_off, G_PRIORITY_DEFAULT,
+                               conn->sendbuf->len - conn->send_off, MONITOR_IO_PRIORITY,
                                conn->cancellable, conn_on_write, conn_ref (conn));
 }
 

@@ -119,6 +119,8 @@ server_listen (MonitorServer *server, GError **error)
   g_autoptr (GSocketAddress) address = g_inet_socket_address_new (inet, server->config.port);
   g_autoptr (GSocketAddress) effective = NULL;
   server->service = g_socket_service_new ();
+  /* GLib's default backlog (10) drops SYNs from a burst of browsers. */
+  g_socket_listener_set_backlog (G_SOCKET_LISTENER (server->service), 128);
   if (!g_socket_listener_add_address (G_SOCKET_LISTENER (server->service), address,
                                       G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
                                       NULL, &effective, error))
