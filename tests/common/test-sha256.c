@@ -16,6 +16,15 @@ static void
 check_known (void)
 {
   g_autofree char *empty = minka_sha256_hex ("", 0);
+  /* Empty updates with no buffer at all (an empty GBytes) are no-ops. */
+  MinkaSha256 nothing;
+  char nothing_hex[MINKA_SHA256_HEX_LEN + 1];
+  minka_sha256_init (&nothing);
+  minka_sha256_update (&nothing, NULL, 0);
+  minka_sha256_update (&nothing, "a", 1);
+  minka_sha256_update (&nothing, NULL, 0);
+  minka_sha256_finish_hex (&nothing, nothing_hex);
+  ck_assert_str_eq (nothing_hex, "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb");
   ck_assert_str_eq (empty, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   g_autofree char *abc = minka_sha256_hex ("abc", 3);
   ck_assert_str_eq (abc, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
