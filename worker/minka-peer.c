@@ -34,8 +34,16 @@ typedef struct {
 
 #define BULK_LANES 4
 
+/* What the last frame sent was, so one callback knows what comes next. */
+typedef enum {
+  STAGE_REQUEST,                    /* BLOB_PUSH / BLOB_FETCH / SNAPSHOT_PUSH */
+  STAGE_DATA,                       /* a chunk of content */
+  STAGE_END,                        /* BLOB_END / SNAPSHOT_END */
+} BulkStage;
+
 typedef struct {
   BulkKind kind;
+  BulkStage stage;
   GTask *task;                      /* source object: none; data: this op */
   MinkaBlobStore *store;
   char *sha256;
@@ -468,6 +476,8 @@ bulk_enqueue (MinkaPeer *peer, BulkOp *op, GAsyncReadyCallback callback,
 /* Sending: a request header, then the content in chunks, then an end frame. */
 
 static void bulk_send_next_chunk (BulkLane *lane);
+static void on_sent (GObject *source, GAsyncResult *result, gpointer user_data);
+static void on_push_answer (GObject *source, GAsyncResult *result, gpointer user_data);
 static void fetch_read_next (BulkLane *lane);
 
 static void
@@ -514,8 +524,9 @@ on_final_reply (GObject *source, GAsyncResult *result, gpointer user_data)
   peer_unref (peer);
 }
 
+/* A frame went out: the next step depends on what it was. */
 static void
-on_end_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   BulkLane *lane = user_data;
   MinkaPeer *peer = lane->peer;
@@ -526,30 +537,17 @@ on_end_sent (GObject *source, GAsyncResult *result, gpointer user_data)
       g_clear_error (&error);
       return;
     }
-  if (ok)
-    bulk_read (lane, on_final_reply);
-  else
-    bulk_op_done (lane, CURRENT_OP (lane), error);
-  g_clear_error (&error);
-  peer_unref (peer);
-}
-
-static void
-on_chunk_sent (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  BulkLane *lane = user_data;
-  MinkaPeer *peer = lane->peer;
-  GError *error = NULL;
-  gboolean ok = minka_frame_connection_send_finish (MINKA_FRAME_CONNECTION (source), result, &error);
-  if (!bulk_alive (peer))
-    {
-      g_clear_error (&error);
-      return;
-    }
-  if (ok)
+  BulkOp *op = CURRENT_OP (lane);
+  if (!ok)
+    bulk_op_done (lane, op, error);
+  else if (op->stage == STAGE_DATA)
     bulk_send_next_chunk (lane);
+  else if (op->stage == STAGE_END)
+    bulk_read (lane, on_final_reply);
+  else if (op->kind == BULK_FETCH_BLOB)
+    fetch_read_next (lane);
   else
-    bulk_op_done (lane, CURRENT_OP (lane), error);
+    bulk_read (lane, on_push_answer);
   g_clear_error (&error);
   peer_unref (peer);
 }
@@ -582,7 +580,8 @@ on_chunk_read (GObject *source, GAsyncResult *result, gpointer user_data)
   op->offset += g_bytes_get_size (chunk);
   g_autoptr (JsonObject) header =
     minka_frame_header_new (op->kind == BULK_PUSH_SNAPSHOT ? "SNAPSHOT_DATA" : "BLOB_DATA");
-  bulk_send (lane, header, chunk, on_chunk_sent);
+  op->stage = STAGE_DATA;
+  bulk_send (lane, header, chunk, on_sent);
   peer_unref (peer);
 }
 
@@ -594,7 +593,8 @@ bulk_send_next_chunk (BulkLane *lane)
     {
       g_autoptr (JsonObject) end =
         minka_frame_header_new (op->kind == BULK_PUSH_SNAPSHOT ? "SNAPSHOT_END" : "BLOB_END");
-      bulk_send (lane, end, NULL, on_end_sent);
+      op->stage = STAGE_END;
+      bulk_send (lane, end, NULL, on_sent);
       return;
     }
   gsize want = (gsize) MIN ((guint64) MINKA_CHUNK_SIZE, op->size - op->offset);
@@ -629,29 +629,6 @@ on_push_answer (GObject *source, GAsyncResult *result, gpointer user_data)
     bulk_send_next_chunk (lane);
   else
     bulk_fail (lane, op, "%s", frame_error_message (frame));
-  g_clear_error (&error);
-  peer_unref (peer);
-}
-
-static void
-on_request_sent (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  BulkLane *lane = user_data;
-  MinkaPeer *peer = lane->peer;
-  GError *error = NULL;
-  gboolean ok = minka_frame_connection_send_finish (MINKA_FRAME_CONNECTION (source), result, &error);
-  if (!bulk_alive (peer))
-    {
-      g_clear_error (&error);
-      return;
-    }
-  BulkOp *op = CURRENT_OP (lane);
-  if (!ok)
-    bulk_op_done (lane, op, error);
-  else if (op->kind == BULK_FETCH_BLOB)
-    fetch_read_next (lane);
-  else
-    bulk_read (lane, on_push_answer);
   g_clear_error (&error);
   peer_unref (peer);
 }
@@ -762,7 +739,8 @@ bulk_start_op (BulkLane *lane, BulkOp *op)
       json_object_set_int_member (header, "size", (gint64) op->size);
       break;
     }
-  bulk_send (lane, header, NULL, on_request_sent);
+  op->stage = STAGE_REQUEST;
+  bulk_send (lane, header, NULL, on_sent);
 }
 
 /* ---- public bulk operations ----------------------------------------------------- */
