@@ -276,3 +276,14 @@ cli_cluster_safe_filename (const char *name, const char *fallback)
     }
   return g_string_free (out, FALSE);
 }
+
+void
+cli_cluster_print_json (JsonBuilder *builder)
+{
+  g_autoptr (JsonNode) root = json_builder_get_root (builder);
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  json_generator_set_pretty (generator, TRUE);
+  json_generator_set_root (generator, root);
+  g_autofree char *text = json_generator_to_data (generator, NULL);
+  g_print ("%s\n", text);
+}

@@ -69,6 +69,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CliInterrupt, cli_cluster_interrupt_free)
 gboolean cli_cluster_is_terminal (int fd);
 /* "12.3 MiB"-style size. */
 char *cli_cluster_format_size (guint64 bytes);
+/* Prints what @builder built as indented JSON on stdout. */
+void cli_cluster_print_json (JsonBuilder *builder);
 /* A progress bar on stderr, redrawn in place; @label is shown in front. */
 void cli_cluster_progress_draw (const char *label, guint64 done, guint64 total);
 void cli_cluster_progress_end (void);

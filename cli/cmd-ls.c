@@ -63,12 +63,7 @@ ls_print_json (const MinkaFileList *list)
     }
   json_builder_end_array (builder);
   json_builder_end_object (builder);
-  g_autoptr (JsonNode) root = json_builder_get_root (builder);
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  json_generator_set_pretty (generator, TRUE);
-  json_generator_set_root (generator, root);
-  g_autofree char *text = json_generator_to_data (generator, NULL);
-  g_print ("%s\n", text);
+  cli_cluster_print_json (builder);
 }
 
 int
