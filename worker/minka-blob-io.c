@@ -173,17 +173,6 @@ run_file_write (GTask *task, gpointer source, gpointer data, GCancellable *cance
     g_task_return_error (task, error);
 }
 
-static void
-run_file_sync (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
-{
-  BlobOp *op = data;
-  GError *error = NULL;
-  if (minka_file_sync (op->file, &error))
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, error);
-}
-
 void
 minka_file_io_write_async (MinkaFile *file, GBytes *chunk,
                            GAsyncReadyCallback callback, gpointer user_data)
@@ -192,14 +181,6 @@ minka_file_io_write_async (MinkaFile *file, GBytes *chunk,
   op->file = file;
   op->chunk = g_bytes_ref (chunk);
   start (op, run_file_write, minka_file_io_write_async, NULL, callback, user_data);
-}
-
-void
-minka_file_io_sync_async (MinkaFile *file, GAsyncReadyCallback callback, gpointer user_data)
-{
-  BlobOp *op = g_new0 (BlobOp, 1);
-  op->file = file;
-  start (op, run_file_sync, minka_file_io_sync_async, NULL, callback, user_data);
 }
 
 gboolean

@@ -30,16 +30,13 @@ void minka_blob_io_read_async (MinkaBlobStore *store, const char *name, guint64 
 GBytes *minka_blob_io_read_finish (GAsyncResult *result, GError **error);
 
 /* Plain files (snapshots in transit): read a chunk of @path at @offset
- * (empty at the end), append a chunk to an open file, fsync it. */
+ * (empty at the end), append a chunk to an open file. */
 void minka_path_io_read_async (const char *path, guint64 offset, gsize max_len,
                                GAsyncReadyCallback callback, gpointer user_data);
 GBytes *minka_path_io_read_finish (GAsyncResult *result, GError **error);
 
 void minka_file_io_write_async (MinkaFile *file, GBytes *chunk,
                                 GAsyncReadyCallback callback, gpointer user_data);
-void minka_file_io_sync_async (MinkaFile *file,
-                               GAsyncReadyCallback callback, gpointer user_data);
-/* For both write and sync. */
 gboolean minka_file_io_finish (GAsyncResult *result, GError **error);
 
 G_END_DECLS

@@ -477,7 +477,7 @@ bulk_enqueue (MinkaPeer *peer, BulkOp *op, GAsyncReadyCallback callback,
 
 static void bulk_send_next_chunk (BulkLane *lane);
 static void on_sent (GObject *source, GAsyncResult *result, gpointer user_data);
-static void on_push_answer (GObject *source, GAsyncResult *result, gpointer user_data);
+static void on_frame (GObject *source, GAsyncResult *result, gpointer user_data);
 static void fetch_read_next (BulkLane *lane);
 
 static void
@@ -499,31 +499,6 @@ frame_error_message (const MinkaFrame *frame)
   return msg ? msg : minka_frame_get_frame_type (frame);
 }
 
-static void
-on_final_reply (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  BulkLane *lane = user_data;
-  MinkaPeer *peer = lane->peer;
-  GError *error = NULL;
-  g_autoptr (MinkaFrame) frame =
-    minka_frame_connection_read_finish (MINKA_FRAME_CONNECTION (source), result, &error);
-  if (!bulk_alive (peer))
-    {
-      g_clear_error (&error);
-      return;
-    }
-  BulkOp *op = CURRENT_OP (lane);
-  const char *want = op->kind == BULK_PUSH_BLOB ? "BLOB_STORED" : "SNAPSHOT_OK";
-  if (!frame)
-    bulk_op_done (lane, op, error);
-  else if (strcmp (minka_frame_get_frame_type (frame), want) != 0)
-    bulk_fail (lane, op, "%s", frame_error_message (frame));
-  else
-    bulk_op_done (lane, op, NULL);
-  g_clear_error (&error);
-  peer_unref (peer);
-}
-
 /* A frame went out: the next step depends on what it was. */
 static void
 on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -543,11 +518,11 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
   else if (op->stage == STAGE_DATA)
     bulk_send_next_chunk (lane);
   else if (op->stage == STAGE_END)
-    bulk_read (lane, on_final_reply);
+    bulk_read (lane, on_frame);
   else if (op->kind == BULK_FETCH_BLOB)
     fetch_read_next (lane);
   else
-    bulk_read (lane, on_push_answer);
+    bulk_read (lane, on_frame);
   g_clear_error (&error);
   peer_unref (peer);
 }
@@ -605,34 +580,6 @@ bulk_send_next_chunk (BulkLane *lane)
                               on_chunk_read, lane_ref (lane));
 }
 
-/* Push: the receiver first says whether it wants the content. */
-static void
-on_push_answer (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  BulkLane *lane = user_data;
-  MinkaPeer *peer = lane->peer;
-  GError *error = NULL;
-  g_autoptr (MinkaFrame) frame =
-    minka_frame_connection_read_finish (MINKA_FRAME_CONNECTION (source), result, &error);
-  if (!bulk_alive (peer))
-    {
-      g_clear_error (&error);
-      return;
-    }
-  BulkOp *op = CURRENT_OP (lane);
-  const char *type = frame ? minka_frame_get_frame_type (frame) : NULL;
-  if (!frame)
-    bulk_op_done (lane, op, error);
-  else if (g_strcmp0 (type, "BLOB_STORED") == 0)
-    bulk_op_done (lane, op, NULL);             /* it already had the blob */
-  else if (g_strcmp0 (type, "BLOB_READY") == 0 || g_strcmp0 (type, "SNAPSHOT_READY") == 0)
-    bulk_send_next_chunk (lane);
-  else
-    bulk_fail (lane, op, "%s", frame_error_message (frame));
-  g_clear_error (&error);
-  peer_unref (peer);
-}
-
 /* Fetch: BLOB_OK {size}, BLOB_DATA…, BLOB_END, written through a blob writer. */
 
 static void
@@ -674,8 +621,59 @@ on_fetch_written (GObject *source, GAsyncResult *result, gpointer user_data)
   peer_unref (peer);
 }
 
+/* The answer after a push's last chunk. */
 static void
-on_fetch_frame (GObject *source, GAsyncResult *result, gpointer user_data)
+handle_final_reply (BulkLane *lane, BulkOp *op, MinkaFrame *frame)
+{
+  const char *want = op->kind == BULK_PUSH_BLOB ? "BLOB_STORED" : "SNAPSHOT_OK";
+  if (strcmp (minka_frame_get_frame_type (frame), want) != 0)
+    bulk_fail (lane, op, "%s", frame_error_message (frame));
+  else
+    bulk_op_done (lane, op, NULL);
+}
+
+/* Push: the receiver first says whether it wants the content. */
+static void
+handle_push_answer (BulkLane *lane, BulkOp *op, MinkaFrame *frame)
+{
+  const char *type = minka_frame_get_frame_type (frame);
+  if (strcmp (type, "BLOB_STORED") == 0)
+    bulk_op_done (lane, op, NULL);             /* it already had the blob */
+  else if (strcmp (type, "BLOB_READY") == 0 || strcmp (type, "SNAPSHOT_READY") == 0)
+    bulk_send_next_chunk (lane);
+  else
+    bulk_fail (lane, op, "%s", frame_error_message (frame));
+}
+
+/* Fetch: BLOB_OK {size}, BLOB_DATA…, BLOB_END, written through a blob writer. */
+static void
+handle_fetch_frame (BulkLane *lane, BulkOp *op, MinkaFrame *frame)
+{
+  const char *type = minka_frame_get_frame_type (frame);
+  GError *error = NULL;
+  if (strcmp (type, "BLOB_OK") == 0 && !op->writer)
+    {
+      gint64 size = json_object_get_int_member_with_default (frame->header, "size", -1);
+      op->writer = minka_blob_writer_new (op->store, op->sha256, size, &error);
+      if (op->writer)
+        fetch_read_next (lane);
+      else
+        bulk_op_done (lane, op, error);
+      g_clear_error (&error);
+    }
+  else if (strcmp (type, "BLOB_DATA") == 0 && op->writer && frame->body)
+    minka_blob_io_write_async (op->writer, frame->body, NULL, on_fetch_written, lane_ref (lane));
+  else if (strcmp (type, "BLOB_DATA") == 0 && op->writer)
+    fetch_read_next (lane);
+  else if (strcmp (type, "BLOB_END") == 0 && op->writer)
+    minka_blob_io_finish_async (op->writer, NULL, on_fetch_finished, lane_ref (lane));
+  else
+    bulk_fail (lane, op, "%s", frame_error_message (frame));
+}
+
+/* A frame arrived on a bulk link: what it means depends on the operation. */
+static void
+on_frame (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   BulkLane *lane = user_data;
   MinkaPeer *peer = lane->peer;
@@ -688,26 +686,14 @@ on_fetch_frame (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   BulkOp *op = CURRENT_OP (lane);
-  const char *type = frame ? minka_frame_get_frame_type (frame) : NULL;
   if (!frame)
     bulk_op_done (lane, op, error);
-  else if (g_strcmp0 (type, "BLOB_OK") == 0 && !op->writer)
-    {
-      gint64 size = json_object_get_int_member_with_default (frame->header, "size", -1);
-      op->writer = minka_blob_writer_new (op->store, op->sha256, size, &error);
-      if (op->writer)
-        fetch_read_next (lane);
-      else
-        bulk_op_done (lane, op, error);
-    }
-  else if (g_strcmp0 (type, "BLOB_DATA") == 0 && op->writer && frame->body)
-    minka_blob_io_write_async (op->writer, frame->body, NULL, on_fetch_written, lane_ref (lane));
-  else if (g_strcmp0 (type, "BLOB_DATA") == 0 && op->writer)
-    fetch_read_next (lane);
-  else if (g_strcmp0 (type, "BLOB_END") == 0 && op->writer)
-    minka_blob_io_finish_async (op->writer, NULL, on_fetch_finished, lane_ref (lane));
+  else if (op->kind == BULK_FETCH_BLOB)
+    handle_fetch_frame (lane, op, frame);
+  else if (op->stage == STAGE_END)
+    handle_final_reply (lane, op, frame);
   else
-    bulk_fail (lane, op, "%s", frame_error_message (frame));
+    handle_push_answer (lane, op, frame);
   g_clear_error (&error);
   peer_unref (peer);
 }
@@ -715,7 +701,7 @@ on_fetch_frame (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 fetch_read_next (BulkLane *lane)
 {
-  bulk_read (lane, on_fetch_frame);
+  bulk_read (lane, on_frame);
 }
 
 static void

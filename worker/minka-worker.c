@@ -344,11 +344,6 @@ on_frame (gpointer user_data, MinkaConn *conn, MinkaFrame *frame)
   return TRUE;
 }
 
-static void
-on_conn_closed (gpointer user_data, MinkaConn *conn)
-{
-}
-
 /* ---- status -------------------------------------------------------------------------- */
 
 guint64
@@ -535,7 +530,7 @@ minka_worker_new (MinkaClusterConfig *config, const char *name,
   if (snapshot_path && !minka_worker_snapshot_restore_startup (worker, snapshot_path, error))
     goto fail;
 
-  MinkaServerCallbacks server_callbacks = { .frame = on_frame, .closed = on_conn_closed };
+  MinkaServerCallbacks server_callbacks = { .frame = on_frame };
   worker->server = minka_server_new (self->address.host, self->address.port, worker->key,
                                      &server_callbacks, worker, error);
   if (!worker->server || !minka_worker_monitor_start (worker, error))
