@@ -48,6 +48,7 @@ struct _MinkaNode
   guint tick_source;
   const RaftReady *ready;          /* the Ready being handled, or NULL */
   gboolean busy;                   /* a Ready is out, waiting for the disk */
+  gboolean sent_early;             /* its appends already went out */
   guint64 wait_seq;                /* writer op that ends the current Ready */
   gint64 ready_start_us;
   guint64 submitted_last;          /* last log index handed to the writer */
@@ -261,13 +262,36 @@ apply_committed (MinkaNode *node, const RaftReady *rd)
     }
 }
 
+/* A leader's appends and heartbeats may leave before its own copy of the
+ * entries is durable (Raft thesis §10.2.1): the leader counts itself toward
+ * a commit only once this Ready is persisted, because the followers'
+ * answers are queued until then. Votes, answers and anything sent in a
+ * Ready that changes term or vote still wait for the disk. */
+static gboolean
+message_may_leave_early (const RaftMessage *msg)
+{
+  return msg->type == RAFT_MSG_APPEND || msg->type == RAFT_MSG_HEARTBEAT;
+}
+
+static void
+send_messages (MinkaNode *node, const RaftReady *rd, gboolean early_only, gboolean skip_early)
+{
+  for (guint i = 0; i < rd->n_messages; i++)
+    {
+      gboolean early = message_may_leave_early (&rd->messages[i]);
+      if ((early_only && !early) || (skip_early && early))
+        continue;
+      node->cb.send (node->user_data, &rd->messages[i]);
+    }
+}
+
 /* The Ready's state is durable: send, apply, advance, continue. */
 static void
 finish_ready (MinkaNode *node)
 {
   const RaftReady *rd = node->ready;
-  for (guint i = 0; i < rd->n_messages; i++)
-    node->cb.send (node->user_data, &rd->messages[i]);
+  send_messages (node, rd, FALSE, node->sent_early);
+  node->sent_early = FALSE;
   apply_committed (node, rd);
   report_changes (node, rd);
   raft_node_advance (node->raft);
@@ -309,8 +333,9 @@ start_ready (MinkaNode *node)
    * a change of commit only does not cost an fsync on the commit path. */
   if (rd->has_hard_state)
     node->latest = rd->hard_state;
-  if (rd->has_hard_state && (rd->hard_state.term != node->saved.term
-                             || rd->hard_state.vote != node->saved.vote))
+  gboolean vote_changed = rd->has_hard_state && (rd->hard_state.term != node->saved.term
+                                                  || rd->hard_state.vote != node->saved.vote);
+  if (vote_changed)
     {
       last_seq = raft_writer_save_hard_state (node->writer, &rd->hard_state);
       node->saved = rd->hard_state;
@@ -320,7 +345,15 @@ start_ready (MinkaNode *node)
   node->wait_seq = last_seq;
   node->ready_start_us = g_get_monotonic_time ();
   if (last_seq == 0)
-    finish_ready (node);        /* nothing to persist */
+    {
+      finish_ready (node);        /* nothing to persist */
+      return;
+    }
+  if (rd->role == RAFT_ROLE_LEADER && !vote_changed && !rd->snapshot)
+    {
+      send_messages (node, rd, TRUE, FALSE);
+      node->sent_early = TRUE;
+    }
 }
 
 static void

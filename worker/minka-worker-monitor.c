@@ -67,6 +67,10 @@ source_peers (gpointer user_data)
   return node;
 }
 
+/* The page polls once a second; pollers asking more often than this share
+ * one answer (docs/monitor.md). */
+#define MINKA_MONITOR_API_CACHE_MS 100
+
 /* The page shows the newest entries; `minka ls` lists everything. */
 #define MONITOR_MAX_FILES 100
 #define MONITOR_MAX_EVENTS 100
@@ -245,6 +249,7 @@ minka_worker_monitor_start (MinkaWorker *worker, GError **error)
   config.address = self->monitor.host;
   config.port = self->monitor.port;
   config.token = token;
+  config.api_cache_ms = MINKA_MONITOR_API_CACHE_MS;
   MonitorSource source = {
     .status = source_status,
     .peers = source_peers,

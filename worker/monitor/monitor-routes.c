@@ -147,10 +147,35 @@ route_find (const MonitorServer *server, const char *path, RouteKind *kind, gboo
   return asset != NULL && path[0] == '/';
 }
 
+/* The body of a JSON API route, rebuilt when older than api_cache_ms. */
+static GBytes *
+api_body (MonitorServer *server, RouteKind kind)
+{
+  const MonitorSource *src = &server->source;
+  guint slot = kind - ROUTE_STATUS;
+  gint64 now = g_get_monotonic_time ();
+  g_assert (slot < G_N_ELEMENTS (server->api_bodies));
+  if (server->api_bodies[slot] != NULL
+      && now - server->api_built_us[slot] < (gint64) server->config.api_cache_ms * 1000)
+    return g_bytes_ref (server->api_bodies[slot]);
+  GBytes *body = NULL;
+  switch (kind)
+    {
+    case ROUTE_STATUS: body = monitor_api_status (src); break;
+    case ROUTE_PEERS:  body = monitor_api_peers (src); break;
+    case ROUTE_FILES:  body = monitor_api_files (src); break;
+    case ROUTE_EVENTS: body = monitor_api_events (src); break;
+    default: g_assert_not_reached ();
+    }
+  g_clear_pointer (&server->api_bodies[slot], g_bytes_unref);
+  server->api_bodies[slot] = g_bytes_ref (body);
+  server->api_built_us[slot] = now;
+  return body;
+}
+
 static MonitorResponse *
 route_dispatch (MonitorServer *server, RouteKind kind, const MonitorRequest *request)
 {
-  const MonitorSource *src = &server->source;
   switch (kind)
     {
     case ROUTE_ASSET:
@@ -162,14 +187,12 @@ route_dispatch (MonitorServer *server, RouteKind kind, const MonitorRequest *req
         return response_asset (monitor_assets_i18n (server->assets, lang), request, TRUE);
       }
     case ROUTE_STATUS:
-      return response_json (monitor_api_status (src));
     case ROUTE_PEERS:
-      return response_json (monitor_api_peers (src));
     case ROUTE_FILES:
-      return response_json (monitor_api_files (src));
+      return response_json (api_body (server, kind));
     case ROUTE_EVENTS:
       {
-        MonitorResponse *response = response_json (monitor_api_events (src));
+        MonitorResponse *response = response_json (api_body (server, kind));
         response->chunked = TRUE;     /* can grow long: sent chunked */
         return response;
       }

@@ -26,6 +26,8 @@ struct _MonitorServer {
   guint64 responses_by_status[6];   /* index status / 100 */
   char date[40];
   gint64 date_second;
+  GBytes *api_bodies[4];      /* the JSON API's last bodies (status, peers, */
+  gint64 api_built_us[4];     /* files, events) and when they were built */
 };
 
 typedef struct _MonitorConn MonitorConn;

@@ -172,6 +172,8 @@ monitor_server_free (MonitorServer *server)
       g_source_destroy (server->sweep);
       g_source_unref (server->sweep);
     }
+  for (gsize i = 0; i < G_N_ELEMENTS (server->api_bodies); i++)
+    g_clear_pointer (&server->api_bodies[i], g_bytes_unref);
   if (server->service)
     {
       g_signal_handlers_disconnect_by_data (server->service, server);

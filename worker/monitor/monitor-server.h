@@ -20,9 +20,12 @@ typedef struct {
   guint idle_timeout_ms;      /* idle keep-alive connections are closed */
   guint write_timeout_ms;     /* a client must accept output this often */
   guint max_connections;      /* more are closed at once */
+  guint api_cache_ms;         /* a JSON API body is reused for this long, so
+                               * a flood of pollers costs one build per
+                               * period (0: built for every request) */
 } MonitorConfig;
 
-/* Defaults: 127.0.0.1, port 0, no token, 10 s, 30 s, 10 s, 64. */
+/* Defaults: 127.0.0.1, port 0, no token, 10 s, 30 s, 10 s, 64, no cache. */
 void monitor_config_init (MonitorConfig *config);
 
 typedef struct {

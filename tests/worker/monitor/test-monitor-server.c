@@ -103,6 +103,33 @@ START_TEST (test_other_api)
 }
 END_TEST
 
+/* The fake source's uptime_s changes every second: two answers 1.2 s
+ * apart differ unless the API cache still holds the first one. */
+static gboolean
+status_changes_within (guint cache_ms)
+{
+  MonitorConfig config;
+  monitor_config_init (&config);
+  config.api_cache_ms = cache_ms;
+  TestServer *server = test_server_start (&config);
+  g_autoptr (TestResponse) a = test_fetch (server->port, GET ("/api/status"), FALSE);
+  g_usleep (1200 * 1000);
+  g_autoptr (TestResponse) b = test_fetch (server->port, GET ("/api/status"), FALSE);
+  ck_assert (a != NULL && b != NULL && a->status == 200 && b->status == 200);
+  gboolean changed = a->body->len != b->body->len
+                     || memcmp (a->body->data, b->body->data, a->body->len) != 0;
+  test_server_stop (server);
+  return changed;
+}
+
+START_TEST (test_api_cache)
+{
+  ck_assert_msg (status_changes_within (0), "without a cache every answer is built anew");
+  ck_assert_msg (!status_changes_within (60000), "a cached answer is reused until it expires");
+  ck_assert_msg (status_changes_within (500), "an expired answer is rebuilt");
+}
+END_TEST
+
 START_TEST (test_keep_alive)
 {
   g_autoptr (TestClient) c = test_client_connect (ts->port);
@@ -508,6 +535,7 @@ server_suite (void)
   suite_add_tcase (s, tc);
   TCase *config = tcase_create ("config");
   tcase_add_test (config, test_bind_address);
+  tcase_add_test (config, test_api_cache);
   suite_add_tcase (s, config);
   TCase *auth = tcase_create ("token");
   tcase_add_checked_fixture (auth, setup_token, teardown);
