@@ -2,6 +2,7 @@
  * commands, exactly-once client sessions, digest and snapshots. */
 #include "config.h"
 #include "minka-catalog.h"
+#include "minka-sha256.h"
 
 #include <string.h>
 #include <glib/gi18n-lib.h>
@@ -25,8 +26,12 @@ struct _MinkaCatalog
   GHashTable *sessions;         /* char* client → Session* */
   guint64 applied_index;
   guint64 total_bytes;
+  guint64 digest_sum[4];        /* Σ record digests mod 2^256 (see digest) */
   char *digest;                 /* cached; NULL when stale */
 };
+
+static void files_insert (MinkaCatalog *catalog, MinkaFileRecord *record);
+static void files_remove (MinkaCatalog *catalog, MinkaFileRecord *record);
 
 /* ---- records, results, sessions ----------------------------------------- */
 
@@ -301,8 +306,7 @@ apply_put_file (MinkaCatalog *catalog, guint64 index, JsonObject *cmd,
           g_array_append_val (record->holders, node_id);
         }
     }
-  g_tree_replace (catalog->files, &record->id, record);
-  catalog->total_bytes += size;
+  files_insert (catalog, record);
   result->ok = TRUE;
   result->file_id = record->id;
 }
@@ -323,9 +327,8 @@ apply_delete_file (MinkaCatalog *catalog, JsonObject *cmd, MinkaCatalogResult *r
       result_fail (result, MINKA_CATALOG_ERROR_NOT_FOUND, msg);
       return;
     }
-  catalog->total_bytes -= record->size;
   memcpy (result->deleted_sha256, record->sha256, sizeof result->deleted_sha256);
-  g_tree_remove (catalog->files, &id);
+  files_remove (catalog, record);
   result->ok = TRUE;
   result->file_id = id;
 }
@@ -432,8 +435,6 @@ minka_catalog_apply (MinkaCatalog *catalog, guint64 index, GBytes *command,
   else
     result_fail (result, MINKA_CATALOG_ERROR_MALFORMED, _("Unknown catalog command"));
 
-  if (result->ok)
-    g_clear_pointer (&catalog->digest, g_free);
   session_record (catalog, client, seq, index, result);
 }
 
@@ -516,16 +517,81 @@ minka_catalog_total_bytes (const MinkaCatalog *catalog)
 
 /* ---- digest ----------------------------------------------------------------- */
 
-static gboolean
-hash_record (gpointer key, gpointer value, gpointer user_data)
+/* The digest must be equal on replicas that applied the same commands and
+ * cheap to keep up to date: a catalog of a million files cannot be hashed
+ * again on every change. Each record has its own SHA-256 (of a canonical
+ * line); the catalog keeps their sum modulo 2^256 — a multiset hash, so
+ * adding and removing a record are O(1) and the order does not matter —
+ * and the digest is the SHA-256 of that sum and the file count. */
+static void
+record_digest (const MinkaFileRecord *r, guint64 limbs[4])
 {
-  const MinkaFileRecord *r = value;
   /* Names cannot hold tabs or newlines (validated), so lines are unambiguous. */
   g_autofree char *line = g_strdup_printf ("%" G_GUINT64_FORMAT "\t%s\t%" G_GUINT64_FORMAT
                                            "\t%s\t%" G_GINT64_FORMAT "\n",
                                            r->id, r->name, r->size, r->sha256, r->created_ms);
-  g_checksum_update (user_data, (const guchar *) line, (gssize) strlen (line));
-  return FALSE;
+  MinkaSha256 sha;
+  guint8 digest[MINKA_SHA256_LEN];
+  minka_sha256_init (&sha);
+  minka_sha256_update (&sha, line, strlen (line));
+  minka_sha256_finish (&sha, digest);
+  for (guint i = 0; i < 4; i++)
+    {
+      limbs[i] = 0;
+      for (guint b = 0; b < 8; b++)
+        limbs[i] |= (guint64) digest[i * 8 + b] << (8 * b);
+    }
+}
+
+static void
+digest_account (MinkaCatalog *catalog, const MinkaFileRecord *r, gboolean add)
+{
+  guint64 d[4];
+  record_digest (r, d);
+  guint64 carry = 0;
+  for (guint i = 0; i < 4; i++)
+    {
+      guint64 before = catalog->digest_sum[i];
+      if (add)
+        {
+          guint64 sum = before + d[i];
+          guint64 out = sum < before;
+          catalog->digest_sum[i] = sum + carry;
+          carry = out | (catalog->digest_sum[i] < sum);
+        }
+      else
+        {
+          guint64 diff = before - d[i];
+          guint64 out = before < d[i];
+          catalog->digest_sum[i] = diff - carry;
+          carry = out | (diff < carry);
+        }
+    }
+  g_clear_pointer (&catalog->digest, g_free);
+}
+
+/* Adds @record to the files (replacing one with the same ID). */
+static void
+files_insert (MinkaCatalog *catalog, MinkaFileRecord *record)
+{
+  MinkaFileRecord *old = g_tree_lookup (catalog->files, &record->id);
+  if (old)
+    {
+      digest_account (catalog, old, FALSE);
+      catalog->total_bytes -= old->size;
+    }
+  digest_account (catalog, record, TRUE);
+  catalog->total_bytes += record->size;
+  g_tree_replace (catalog->files, &record->id, record);
+}
+
+static void
+files_remove (MinkaCatalog *catalog, MinkaFileRecord *record)
+{
+  digest_account (catalog, record, FALSE);
+  catalog->total_bytes -= record->size;
+  guint64 id = record->id;
+  g_tree_remove (catalog->files, &id);
 }
 
 const char *
@@ -533,11 +599,19 @@ minka_catalog_digest (MinkaCatalog *catalog)
 {
   if (!catalog->digest)
     {
-      GChecksum *sum = g_checksum_new (G_CHECKSUM_SHA256);
-      g_checksum_update (sum, (const guchar *) "minka-catalog-v1\n", -1);
-      g_tree_foreach (catalog->files, hash_record, sum);
-      catalog->digest = g_strdup (g_checksum_get_string (sum));
-      g_checksum_free (sum);
+      guint8 sum[32];
+      for (guint i = 0; i < 4; i++)
+        for (guint b = 0; b < 8; b++)
+          sum[i * 8 + b] = (guint8) (catalog->digest_sum[i] >> (8 * b));
+      g_autofree char *head = g_strdup_printf ("minka-catalog-v2\n%u\n",
+                                               (guint) g_tree_nnodes (catalog->files));
+      MinkaSha256 sha;
+      char hex[MINKA_SHA256_HEX_LEN + 1];
+      minka_sha256_init (&sha);
+      minka_sha256_update (&sha, head, strlen (head));
+      minka_sha256_update (&sha, sum, sizeof sum);
+      minka_sha256_finish_hex (&sha, hex);
+      catalog->digest = g_strdup (hex);
     }
   return catalog->digest;
 }
@@ -670,8 +744,7 @@ restore_file (MinkaCatalog *catalog, JsonNode *node)
       guint64 h = (guint64) json_array_get_int_element (arr, i);
       g_array_append_val (r->holders, h);
     }
-  g_tree_replace (catalog->files, &r->id, r);
-  catalog->total_bytes += size;
+  files_insert (catalog, r);
   return TRUE;
 }
 

@@ -181,10 +181,27 @@ START_TEST (test_digest_deterministic)
   ck_assert_str_ne (minka_catalog_digest (a), minka_catalog_digest (other));
   ck_assert_uint_eq (strlen (minka_catalog_digest (a)), 64);
 
-  /* The cached digest follows changes. */
+  /* The cached digest follows changes, and a delete undoes a put exactly
+   * (the digest is kept up to date incrementally, not recomputed). */
   g_autofree char *before = g_strdup (minka_catalog_digest (a));
-  apply_ok (a, 500, put ("z", 1, "late", SHA_A), NULL);
+  guint64 id = 0;
+  apply_ok (a, 500, put ("z", 1, "late", SHA_A), &id);
   ck_assert_str_ne (before, minka_catalog_digest (a));
+  apply_ok (a, 501, minka_catalog_command_delete_file ("z", 2, id), NULL);
+  ck_assert_str_eq (before, minka_catalog_digest (a));
+
+  /* Same files reached by different histories: same digest. */
+  g_autoptr (MinkaCatalog) x = minka_catalog_new ();
+  g_autoptr (MinkaCatalog) y = minka_catalog_new ();
+  apply_ok (x, 1, put ("c", 1, "f", SHA_A), NULL);
+  apply_ok (y, 1, put ("c", 1, "f", SHA_A), NULL);
+  apply_ok (y, 2, put ("c", 2, "g", SHA_B), NULL);
+  ck_assert_str_ne (minka_catalog_digest (x), minka_catalog_digest (y));
+  apply_ok (y, 3, minka_catalog_command_delete_file ("c", 3, 2), NULL);
+  ck_assert_str_eq (minka_catalog_digest (x), minka_catalog_digest (y));
+  /* The empty catalog has a digest of its own. */
+  g_autoptr (MinkaCatalog) empty = minka_catalog_new ();
+  ck_assert_str_ne (minka_catalog_digest (empty), minka_catalog_digest (x));
 }
 END_TEST
 
