@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "cli-cluster.h"
+#include "minka-sha256.h"
 
 #include <glib/gi18n-lib.h>
 #include <string.h>
@@ -153,7 +154,7 @@ stress_lane_next (StressLane *lane)
   guint64 index = stress->next++;
   StressFile *file = &stress->files[index];
   g_autoptr (GBytes) content = stress_content (stress, index, file->size);
-  g_autofree char *sha = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, content);
+  g_autofree char *sha = minka_sha256_hex (g_bytes_get_data (content, NULL), g_bytes_get_size (content));
   memcpy (file->sha256, sha, 65);
   g_autoptr (GInputStream) stream = g_memory_input_stream_new_from_bytes (content);
   g_autofree char *name = g_strdup_printf ("stress-%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
