@@ -300,8 +300,15 @@ bench_compare_double (const void *a, const void *b)
   return x < y ? -1 : x > y;
 }
 
+/* Our figures that the PyTorch run is compared with. */
+typedef struct {
+  double train_sps;
+  double predict_single_us;
+  double predict_batch_sps;
+} OursFigures;
+
 static void
-bench_predict (const BenchData *d)
+bench_predict (const BenchData *d, OursFigures *ours)
 {
   NnModel *model = bench_model_new (d->train);
   guint n_in = d->train->n_features, n_out = model->sizes[model->n_layers];
@@ -325,7 +332,8 @@ bench_predict (const BenchData *d)
       lat[g] = (double) (g_get_monotonic_time () - t0) / PER_GROUP;
     }
   qsort (lat, GROUPS, sizeof (double), bench_compare_double);
-  printf ("predict_single_latency_us=%.2f\n", lat[GROUPS / 2]);
+  ours->predict_single_us = lat[GROUPS / 2];
+  printf ("predict_single_latency_us=%.2f\n", ours->predict_single_us);
 
   /* Batch of 1024: median of 31 runs. */
   enum { RUNS = 31 };
@@ -338,7 +346,8 @@ bench_predict (const BenchData *d)
       sps[r] = 1024 / ((g_get_monotonic_time () - t0 + 1) / 1e6);
     }
   qsort (sps, RUNS, sizeof (double), bench_compare_double);
-  printf ("predict_batch1024_samples_per_s=%.0f\n", sps[RUNS / 2]);
+  ours->predict_batch_sps = sps[RUNS / 2];
+  printf ("predict_batch1024_samples_per_s=%.0f\n", ours->predict_batch_sps);
   fflush (stdout);
   g_free (lat);
   g_free (raw);
@@ -361,7 +370,13 @@ bench_have_torch (void)
 
 /* PyTorch in its strongest configuration here: OpenBLAS core-type and L2
  * overrides unset, OpenMP threads sleep when idle. */
-static double
+typedef struct {
+  double train_sps;
+  double predict_single_us;
+  double predict_batch_sps;
+} TorchFigures;
+
+static TorchFigures
 bench_torch_run (const char *dir, guint threads)
 {
   GSubprocessLauncher *launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE
@@ -375,28 +390,39 @@ bench_torch_run (const char *dir, guint threads)
   const char *argv[] = { PYTHON, script, "--data", dir, "--threads", threads_text,
                          "--epochs", epochs_text, NULL };
   char *out = bench_run (launcher, argv, BENCH_TORCH_TIMEOUT_S);
-  double sps = bench_value (out, "samples_per_s");
+  TorchFigures figures = {
+    bench_value (out, "samples_per_s"),
+    bench_value (out, "predict_single_latency_us"),
+    bench_value (out, "predict_batch1024_samples_per_s"),
+  };
   g_free (out);
   g_free (epochs_text);
   g_free (threads_text);
   g_free (script);
   g_object_unref (launcher);
-  return sps;
+  return figures;
 }
 
 static void
-bench_torch (const BenchData *d, guint n_threads, double ours_all)
+bench_torch (const BenchData *d, guint n_threads, const OursFigures *ours)
 {
   if (!bench_have_torch ())
     {
       printf ("# PyTorch comparison skipped: %s cannot import torch and numpy\n", PYTHON);
       return;
     }
-  double t1 = bench_torch_run (d->dir, 1);
-  double tn = bench_torch_run (d->dir, n_threads);
-  printf ("torch_samples_per_s_1thread=%.0f\n", t1);
-  printf ("torch_samples_per_s=%.0f\n", tn);
-  printf ("ratio_ours_torch=%.2f\n", ours_all / tn);
+  TorchFigures t1 = bench_torch_run (d->dir, 1);
+  TorchFigures tn = bench_torch_run (d->dir, n_threads);
+  printf ("torch_samples_per_s_1thread=%.0f\n", t1.train_sps);
+  printf ("torch_samples_per_s=%.0f\n", tn.train_sps);
+  printf ("ratio_ours_torch=%.2f\n", ours->train_sps / MAX (tn.train_sps, t1.train_sps));
+  printf ("torch_predict_single_latency_us=%.2f\n", tn.predict_single_us);
+  printf ("torch_predict_batch1024_samples_per_s=%.0f\n", tn.predict_batch_sps);
+  /* Latency: how many times faster ours is; throughput: ours over theirs. */
+  printf ("ratio_predict_single_torch_over_ours=%.2f\n",
+          tn.predict_single_us / ours->predict_single_us);
+  printf ("ratio_predict_batch1024_ours_torch=%.2f\n",
+          ours->predict_batch_sps / tn.predict_batch_sps);
   fflush (stdout);
 }
 
@@ -418,11 +444,11 @@ main (int argc, char **argv)
     }
   guint n_threads = minka_cpu_count ();
   printf ("train_rows=%u\ntest_rows=%u\n", d.train->n_rows, d.test->n_rows);
-  double ours_all = 0;
-  bench_training_speed (&d, n_threads, &ours_all);
-  bench_predict (&d);
+  OursFigures ours = { 0 };
+  bench_training_speed (&d, n_threads, &ours.train_sps);
+  bench_predict (&d, &ours);
   bench_long_run (argv[0]);
-  bench_torch (&d, n_threads, ours_all);
+  bench_torch (&d, n_threads, &ours);
   bench_data_clear (&d);
   return 0;
 }

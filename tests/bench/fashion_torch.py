@@ -3,8 +3,10 @@
 (784-256-128-10, ReLU, Adam lr 1e-3, batch 128, inputs scaled to [0, 1]) on
 the same Fashion-MNIST IDX files, read with gzip and numpy.
 
-Prints name=value lines: samples_per_s (best epoch), threads, and with
---epochs 15 or so a meaningful test_accuracy. bench-fashion runs it with
+Prints name=value lines: samples_per_s (best epoch), threads, with
+--epochs 15 or so a meaningful test_accuracy, and the prediction figures
+bench-fashion measures for our engine (single-sample latency, batch-1024
+throughput). bench-fashion runs it with
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset and OMP_WAIT_POLICY=PASSIVE.
 """
 import argparse
@@ -65,9 +67,38 @@ def main():
     xt, yt = load_split(args.data, "t10k")
     with torch.no_grad():
         accuracy = (model(xt).argmax(1) == yt).float().mean().item()
+    latency_us, batch_sps = measure_predict(model, xt)
     print("threads=%d" % args.threads)
     print("samples_per_s=%.0f" % best)
     print("test_accuracy=%.4f" % accuracy)
+    print("predict_single_latency_us=%.2f" % latency_us)
+    print("predict_batch1024_samples_per_s=%.0f" % batch_sps)
+
+
+def measure_predict(model, xt):
+    """The same measurements as bench-fashion's own: the median over groups
+    of 100 single-sample calls, and the median of 31 batches of 1024."""
+    model.eval()
+    with torch.no_grad():
+        for i in range(200):
+            model(xt[i:i + 1])
+        groups = []
+        for g in range(301):
+            start = time.perf_counter()
+            for i in range(100):
+                j = (g * 100 + i) % 1024
+                model(xt[j:j + 1])
+            groups.append((time.perf_counter() - start) / 100 * 1e6)
+        batch = xt[:1024].contiguous()
+        model(batch)
+        rates = []
+        for _ in range(31):
+            start = time.perf_counter()
+            model(batch)
+            rates.append(1024 / (time.perf_counter() - start))
+    groups.sort()
+    rates.sort()
+    return groups[len(groups) // 2], rates[len(rates) // 2]
 
 
 if __name__ == "__main__":
