@@ -1,16 +1,14 @@
-/* minka-disk-queue.c — a FIFO of disk jobs on one GThreadPool thread. */
+/* minka-disk-queue.c — a FIFO of disk jobs on one thread of its own.
+ *
+ * Small files make this a job per upload, so hand-offs are batched both
+ * ways: the thread takes every queued job in one lock, and finished jobs
+ * are reported in batches by one idle source that is attached only when
+ * the first of them finishes (each attach from another thread wakes the
+ * main loop). */
 #include "config.h"
 #include "minka-disk-queue.h"
 
-struct _MinkaDiskQueue
-{
-  GThreadPool *pool;
-  GMainContext *context;
-  gint stopping;                  /* atomic: done callbacks are dropped */
-};
-
 typedef struct {
-  MinkaDiskQueue *queue;
   MinkaDiskJobFunc job;
   MinkaDiskDoneFunc done;
   gpointer data;
@@ -18,34 +16,90 @@ typedef struct {
   GError *error;
 } Job;
 
-static gboolean
-report (gpointer user_data)
+struct _MinkaDiskQueue
 {
-  Job *j = user_data;
-  if (!g_atomic_int_get (&j->queue->stopping) && j->done)
+  GThread *thread;
+  GMainContext *context;
+  GMutex lock;
+  GCond wake;
+  GQueue todo;                    /* Job*, under lock */
+  GQueue finished;                /* Job*, under lock */
+  gboolean report_scheduled;      /* under lock: an idle source will come */
+  gboolean stopping;              /* under lock */
+};
+
+static void
+job_report (Job *j)
+{
+  if (j->done)
     j->done (j->data, j->result, j->error);
   g_clear_error (&j->error);
   g_free (j);
+}
+
+static gboolean
+on_report (gpointer user_data)
+{
+  MinkaDiskQueue *queue = user_data;
+  g_mutex_lock (&queue->lock);
+  GQueue batch = queue->finished;
+  g_queue_init (&queue->finished);
+  queue->report_scheduled = FALSE;
+  g_mutex_unlock (&queue->lock);
+  Job *j;
+  while ((j = g_queue_pop_head (&batch)) != NULL)
+    job_report (j);
   return G_SOURCE_REMOVE;
 }
 
+/* Called with the lock held. */
 static void
-run (gpointer item, gpointer user_data)
+queue_finished (MinkaDiskQueue *queue, Job *j)
 {
-  Job *j = item;
-  j->result = j->job (j->data, &j->error);
-  if (g_atomic_int_get (&j->queue->stopping))
-    {
-      g_clear_error (&j->error);
-      g_free (j);
-      return;
-    }
+  g_queue_push_tail (&queue->finished, j);
+  if (queue->report_scheduled)
+    return;
+  queue->report_scheduled = TRUE;
   /* Default priority, not idle: a busy main loop must not starve writes. */
   GSource *source = g_idle_source_new ();
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_callback (source, report, j, NULL);
-  g_source_attach (source, j->queue->context);
+  g_source_set_callback (source, on_report, queue, NULL);
+  g_source_attach (source, queue->context);
   g_source_unref (source);
+}
+
+static gpointer
+disk_thread (gpointer user_data)
+{
+  MinkaDiskQueue *queue = user_data;
+  g_mutex_lock (&queue->lock);
+  for (;;)
+    {
+      while (g_queue_is_empty (&queue->todo) && !queue->stopping)
+        g_cond_wait (&queue->wake, &queue->lock);
+      if (g_queue_is_empty (&queue->todo))
+        break;                                   /* stopping, all done */
+      GQueue batch = queue->todo;
+      g_queue_init (&queue->todo);
+      g_mutex_unlock (&queue->lock);
+      Job *j;
+      while ((j = g_queue_pop_head (&batch)) != NULL)
+        {
+          j->result = j->job (j->data, &j->error);
+          g_mutex_lock (&queue->lock);
+          if (queue->stopping)
+            {
+              g_clear_error (&j->error);
+              g_free (j);
+            }
+          else
+            queue_finished (queue, j);
+          g_mutex_unlock (&queue->lock);
+        }
+      g_mutex_lock (&queue->lock);
+    }
+  g_mutex_unlock (&queue->lock);
+  return NULL;
 }
 
 MinkaDiskQueue *
@@ -53,8 +107,11 @@ minka_disk_queue_new (void)
 {
   MinkaDiskQueue *queue = g_new0 (MinkaDiskQueue, 1);
   queue->context = g_main_context_ref_thread_default ();
-  /* One exclusive thread: jobs run one at a time, in order. */
-  queue->pool = g_thread_pool_new (run, queue, 1, TRUE, NULL);
+  g_mutex_init (&queue->lock);
+  g_cond_init (&queue->wake);
+  g_queue_init (&queue->todo);
+  g_queue_init (&queue->finished);
+  queue->thread = g_thread_new ("minka-disk", disk_thread, queue);
   return queue;
 }
 
@@ -63,11 +120,13 @@ minka_disk_queue_push (MinkaDiskQueue *queue, MinkaDiskJobFunc job,
                        MinkaDiskDoneFunc done, gpointer data)
 {
   Job *j = g_new0 (Job, 1);
-  j->queue = queue;
   j->job = job;
   j->done = done;
   j->data = data;
-  g_thread_pool_push (queue->pool, j, NULL);
+  g_mutex_lock (&queue->lock);
+  g_queue_push_tail (&queue->todo, j);
+  g_cond_signal (&queue->wake);
+  g_mutex_unlock (&queue->lock);
 }
 
 void
@@ -75,8 +134,24 @@ minka_disk_queue_free (MinkaDiskQueue *queue)
 {
   if (!queue)
     return;
-  g_atomic_int_set (&queue->stopping, 1);
-  g_thread_pool_free (queue->pool, FALSE, TRUE);
+  g_mutex_lock (&queue->lock);
+  queue->stopping = TRUE;
+  g_cond_signal (&queue->wake);
+  g_mutex_unlock (&queue->lock);
+  g_thread_join (queue->thread);        /* runs the queued jobs first */
+
+  /* A report may still be attached: remove it before the queue goes. */
+  GSource *pending;
+  while ((pending = g_main_context_find_source_by_user_data (queue->context, queue)) != NULL)
+    g_source_destroy (pending);
+  Job *j;
+  while ((j = g_queue_pop_head (&queue->finished)) != NULL)
+    {
+      g_clear_error (&j->error);
+      g_free (j);
+    }
   g_main_context_unref (queue->context);
+  g_mutex_clear (&queue->lock);
+  g_cond_clear (&queue->wake);
   g_free (queue);
 }
