@@ -38,6 +38,7 @@ struct _MinkaWorker
   /* Snapshots. */
   char *snapshot_path;          /* newest snapshot file, or NULL */
   guint64 snapshot_index;
+  guint64 snapshot_bytes;       /* size of the last snapshot taken here */
   gboolean snapshot_running;
   char *incoming_dir;           /* snapshots received from a leader */
 
@@ -53,7 +54,7 @@ struct _MinkaWorker
    * (no fsync) on the disk queue, and synced before a snapshot lets the
    * log entries go. */
   MinkaDiskQueue *disk;
-  GHashTable *writing;          /* sha256 set: lazy writes queued */
+  GHashTable *writing;          /* sha256 → GBytes: lazy writes queued */
   GPtrArray *unsynced;          /* sha256 of lazily written blobs */
   guint64 inline_bytes;         /* file bytes applied from the log since the last snapshot */
 

@@ -61,6 +61,23 @@ minka_worker_snapshot_restore_startup (MinkaWorker *worker, const char *path, GE
  * bytes, take a snapshot (which makes them durable as blobs) so the log —
  * kept in memory by the Raft core — stays small. */
 #define INLINE_BYTES_PER_SNAPSHOT (16 * 1024 * 1024)
+/* A snapshot serialises the whole catalog, so with a big catalog taking one
+ * every 16 MiB or 4,096 entries would cost more than the writes themselves
+ * (quadratic over a long upload). The gap grows with the catalog instead:
+ * at least this many times the last snapshot's size in file bytes, and one
+ * entry per this many files, so snapshot work stays a bounded share. */
+#define SNAPSHOT_GROWTH_FACTOR 4
+#define FILES_PER_SNAPSHOT_ENTRY 4
+
+static gboolean
+snapshot_due (MinkaWorker *worker, guint64 applied)
+{
+  guint64 every = MAX ((guint64) worker->options.snapshot_every,
+                       minka_catalog_n_files (worker->catalog) / FILES_PER_SNAPSHOT_ENTRY);
+  guint64 bytes = MAX ((guint64) INLINE_BYTES_PER_SNAPSHOT,
+                       SNAPSHOT_GROWTH_FACTOR * worker->snapshot_bytes);
+  return applied >= worker->snapshot_index + every || worker->inline_bytes >= bytes;
+}
 
 typedef struct {
   MinkaWorker *worker;
@@ -145,6 +162,7 @@ on_snapshot_taken (gpointer data, gpointer result, const GError *error)
   g_free (worker->snapshot_path);
   worker->snapshot_path = path;
   worker->snapshot_index = t->meta.index;
+  worker->snapshot_bytes = g_bytes_get_size (t->data);
   minka_node_snapshot_taken (worker->node, &t->meta);
   minka_worker_event (worker, "snapshot", "snapshot at index %" G_GUINT64_FORMAT " (%"
                       G_GSIZE_FORMAT " bytes); log compacted", t->meta.index,
@@ -157,9 +175,7 @@ minka_worker_snapshot_maybe (MinkaWorker *worker)
 {
   RaftNode *raft = minka_node_raft (worker->node);
   guint64 applied = minka_catalog_applied_index (worker->catalog);
-  if (worker->snapshot_running
-      || (applied < worker->snapshot_index + worker->options.snapshot_every
-          && worker->inline_bytes < INLINE_BYTES_PER_SNAPSHOT))
+  if (worker->snapshot_running || !snapshot_due (worker, applied))
     return;
   guint64 term = raft_node_log_term (raft, applied);
   if (term == 0)
