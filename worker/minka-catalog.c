@@ -158,6 +158,63 @@ json_to_bytes (JsonBuilder *builder)
   return g_bytes_new_take (text, len);
 }
 
+/* A small JSON writer for what is written on every upload (the put_file
+ * command) and for snapshots of the whole catalog: json-glib builds a tree
+ * of nodes first and then prints it, several times the cost. */
+static void
+json_put_string (GString *out, const char *text)
+{
+  g_string_append_c (out, '"');
+  for (const guchar *p = (const guchar *) (text ? text : ""); *p; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        {
+          g_string_append_c (out, '\\');
+          g_string_append_c (out, (char) *p);
+        }
+      else if (*p < 0x20)
+        g_string_append_printf (out, "\\u%04x", *p);
+      else
+        g_string_append_c (out, (char) *p);
+    }
+  g_string_append_c (out, '"');
+}
+
+/* ,"name": — the comma unless @first */
+static void
+json_put_key (GString *out, const char *name, gboolean first)
+{
+  if (!first)
+    g_string_append_c (out, ',');
+  json_put_string (out, name);
+  g_string_append_c (out, ':');
+}
+
+static void
+json_put_uint (GString *out, guint64 v)
+{
+  g_string_append_printf (out, "%" G_GUINT64_FORMAT, v);
+}
+
+static void
+json_put_int (GString *out, gint64 v)
+{
+  g_string_append_printf (out, "%" G_GINT64_FORMAT, v);
+}
+
+static void
+json_put_uint_array (GString *out, const guint64 *values, guint n)
+{
+  g_string_append_c (out, '[');
+  for (guint i = 0; i < n; i++)
+    {
+      if (i)
+        g_string_append_c (out, ',');
+      json_put_uint (out, values[i]);
+    }
+  g_string_append_c (out, ']');
+}
+
 static void
 begin_command (JsonBuilder *b, const char *op, const char *client, guint64 seq)
 {
@@ -176,34 +233,33 @@ minka_catalog_command_put_file (const char *client, guint64 seq, const char *nam
                                 const guint64 *holders, guint n_holders,
                                 GBytes *inline_content)
 {
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  begin_command (b, "put_file", client, seq);
-  json_builder_set_member_name (b, "name");
-  json_builder_add_string_value (b, name);
-  json_builder_set_member_name (b, "size");
-  json_builder_add_int_value (b, (gint64) size);
-  json_builder_set_member_name (b, "sha256");
-  json_builder_add_string_value (b, sha256);
-  json_builder_set_member_name (b, "created_ms");
-  json_builder_add_int_value (b, created_ms);
-  json_builder_set_member_name (b, "holders");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < n_holders; i++)
-    json_builder_add_int_value (b, (gint64) holders[i]);
-  json_builder_end_array (b);
-  json_builder_end_object (b);
-  GBytes *json = json_to_bytes (b);
-  if (!inline_content)
-    return json;
-  /* The JSON line (compact JSON holds no raw '\n'), then the bytes. */
-  GByteArray *both = g_byte_array_sized_new ((guint) (g_bytes_get_size (json) + 1
-                                                      + g_bytes_get_size (inline_content)));
-  g_byte_array_append (both, g_bytes_get_data (json, NULL), (guint) g_bytes_get_size (json));
-  g_byte_array_append (both, (const guint8 *) "\n", 1);
-  g_byte_array_append (both, g_bytes_get_data (inline_content, NULL),
-                       (guint) g_bytes_get_size (inline_content));
-  g_bytes_unref (json);
-  return g_byte_array_free_to_bytes (both);
+  gsize content_len = inline_content ? g_bytes_get_size (inline_content) : 0;
+  GString *out = g_string_sized_new (256 + content_len);
+  g_string_append_c (out, '{');
+  json_put_key (out, "op", TRUE);
+  json_put_string (out, "put_file");
+  json_put_key (out, "client", FALSE);
+  json_put_string (out, client);
+  json_put_key (out, "seq", FALSE);
+  json_put_uint (out, seq);
+  json_put_key (out, "name", FALSE);
+  json_put_string (out, name);
+  json_put_key (out, "size", FALSE);
+  json_put_uint (out, size);
+  json_put_key (out, "sha256", FALSE);
+  json_put_string (out, sha256);
+  json_put_key (out, "created_ms", FALSE);
+  json_put_int (out, created_ms);
+  json_put_key (out, "holders", FALSE);
+  json_put_uint_array (out, holders, n_holders);
+  g_string_append_c (out, '}');
+  if (inline_content)
+    {
+      /* The JSON line (compact JSON holds no raw '\n'), then the bytes. */
+      g_string_append_c (out, '\n');
+      g_string_append_len (out, g_bytes_get_data (inline_content, NULL), (gssize) content_len);
+    }
+  return g_string_free_to_bytes (out);
 }
 
 /* Length of the JSON line of a command (up to the first '\n'). */
@@ -619,49 +675,58 @@ minka_catalog_digest (MinkaCatalog *catalog)
 /* ---- JSON and snapshots -------------------------------------------------------- */
 
 static void
-add_int (JsonBuilder *b, const char *name, gint64 v)
+write_record (GString *out, const MinkaFileRecord *r)
 {
-  json_builder_set_member_name (b, name);
-  json_builder_add_int_value (b, v);
-}
-
-static void
-add_string (JsonBuilder *b, const char *name, const char *v)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_add_string_value (b, v ? v : "");
-}
-
-static void
-build_record (JsonBuilder *b, const MinkaFileRecord *r)
-{
-  json_builder_begin_object (b);
-  add_int (b, "id", (gint64) r->id);
-  add_string (b, "name", r->name);
-  add_int (b, "size", (gint64) r->size);
-  add_string (b, "sha256", r->sha256);
-  add_int (b, "created_ms", r->created_ms);
-  add_string (b, "client", r->client);
-  json_builder_set_member_name (b, "holders");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < r->holders->len; i++)
-    json_builder_add_int_value (b, (gint64) g_array_index (r->holders, guint64, i));
-  json_builder_end_array (b);
-  json_builder_end_object (b);
+  g_string_append_c (out, '{');
+  json_put_key (out, "id", TRUE);
+  json_put_uint (out, r->id);
+  json_put_key (out, "name", FALSE);
+  json_put_string (out, r->name);
+  json_put_key (out, "size", FALSE);
+  json_put_uint (out, r->size);
+  json_put_key (out, "sha256", FALSE);
+  json_put_string (out, r->sha256);
+  json_put_key (out, "created_ms", FALSE);
+  json_put_int (out, r->created_ms);
+  json_put_key (out, "client", FALSE);
+  json_put_string (out, r->client);
+  json_put_key (out, "holders", FALSE);
+  json_put_uint_array (out, (const guint64 *) r->holders->data, r->holders->len);
+  g_string_append_c (out, '}');
 }
 
 JsonNode *
 minka_file_record_to_json (const MinkaFileRecord *record)
 {
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  build_record (b, record);
-  return json_builder_get_root (b);
+  JsonObject *o = json_object_new ();
+  json_object_set_int_member (o, "id", (gint64) record->id);
+  json_object_set_string_member (o, "name", record->name);
+  json_object_set_int_member (o, "size", (gint64) record->size);
+  json_object_set_string_member (o, "sha256", record->sha256);
+  json_object_set_int_member (o, "created_ms", record->created_ms);
+  json_object_set_string_member (o, "client", record->client ? record->client : "");
+  JsonArray *holders = json_array_sized_new (record->holders->len);
+  for (guint i = 0; i < record->holders->len; i++)
+    json_array_add_int_element (holders, (gint64) g_array_index (record->holders, guint64, i));
+  json_object_set_array_member (o, "holders", holders);
+  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+  json_node_take_object (node, o);
+  return node;
 }
 
+typedef struct {
+  GString *out;
+  gboolean first;
+} RecordWriter;
+
 static gboolean
-build_record_cb (gpointer key, gpointer value, gpointer user_data)
+write_record_cb (gpointer key, gpointer value, gpointer user_data)
 {
-  build_record (user_data, value);
+  RecordWriter *w = user_data;
+  if (!w->first)
+    g_string_append_c (w->out, ',');
+  w->first = FALSE;
+  write_record (w->out, value);
   return FALSE;
 }
 
@@ -672,46 +737,55 @@ compare_strings (gconstpointer a, gconstpointer b)
 }
 
 static void
-build_sessions (JsonBuilder *b, GHashTable *sessions)
+write_sessions (GString *out, GHashTable *sessions)
 {
   /* Sorted by client so the snapshot bytes are the same on every replica. */
   g_autofree gpointer *keys = g_hash_table_get_keys_as_array (sessions, NULL);
   guint n = g_hash_table_size (sessions);
   qsort (keys, n, sizeof (gpointer), compare_strings);
 
-  json_builder_begin_array (b);
+  g_string_append_c (out, '[');
   for (guint i = 0; i < n; i++)
     {
       const Session *s = g_hash_table_lookup (sessions, keys[i]);
-      json_builder_begin_object (b);
-      add_string (b, "client", keys[i]);
-      add_int (b, "seq", (gint64) s->last_seq);
-      add_int (b, "index", (gint64) s->last_index);
-      json_builder_set_member_name (b, "ok");
-      json_builder_add_boolean_value (b, s->last_result.ok);
-      add_int (b, "file_id", (gint64) s->last_result.file_id);
-      add_int (b, "code", s->last_result.error_code);
-      add_string (b, "message", s->last_result.error_message);
-      json_builder_end_object (b);
+      g_string_append (out, i ? ",{" : "{");
+      json_put_key (out, "client", TRUE);
+      json_put_string (out, keys[i]);
+      json_put_key (out, "seq", FALSE);
+      json_put_uint (out, s->last_seq);
+      json_put_key (out, "index", FALSE);
+      json_put_uint (out, s->last_index);
+      json_put_key (out, "ok", FALSE);
+      g_string_append (out, s->last_result.ok ? "true" : "false");
+      json_put_key (out, "file_id", FALSE);
+      json_put_uint (out, s->last_result.file_id);
+      json_put_key (out, "code", FALSE);
+      json_put_int (out, s->last_result.error_code);
+      json_put_key (out, "message", FALSE);
+      json_put_string (out, s->last_result.error_message);
+      g_string_append_c (out, '}');
     }
-  json_builder_end_array (b);
+  g_string_append_c (out, ']');
 }
 
 GBytes *
 minka_catalog_snapshot (const MinkaCatalog *catalog)
 {
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  add_int (b, "version", SNAPSHOT_VERSION);
-  add_int (b, "applied_index", (gint64) catalog->applied_index);
-  json_builder_set_member_name (b, "files");
-  json_builder_begin_array (b);
-  g_tree_foreach (catalog->files, build_record_cb, b);
-  json_builder_end_array (b);
-  json_builder_set_member_name (b, "sessions");
-  build_sessions (b, catalog->sessions);
-  json_builder_end_object (b);
-  return json_to_bytes (b);
+  GString *out = g_string_sized_new (256 + 200 * (gsize) g_tree_nnodes (catalog->files));
+  g_string_append_c (out, '{');
+  json_put_key (out, "version", TRUE);
+  json_put_int (out, SNAPSHOT_VERSION);
+  json_put_key (out, "applied_index", FALSE);
+  json_put_uint (out, catalog->applied_index);
+  json_put_key (out, "files", FALSE);
+  g_string_append_c (out, '[');
+  RecordWriter w = { out, TRUE };
+  g_tree_foreach (catalog->files, write_record_cb, &w);
+  g_string_append_c (out, ']');
+  json_put_key (out, "sessions", FALSE);
+  write_sessions (out, catalog->sessions);
+  g_string_append_c (out, '}');
+  return g_string_free_to_bytes (out);
 }
 
 static gboolean

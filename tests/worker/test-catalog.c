@@ -225,6 +225,41 @@ START_TEST (test_snapshot_round_trip)
 }
 END_TEST
 
+START_TEST (test_snapshot_escapes_text)
+{
+  /* Names and messages with JSON's special characters and non-ASCII text
+   * come back exactly. */
+  static const char *const names[] = { "say \"hi\".txt", "no\u00a0break", "ñandú — 数据.csv",
+                                       "and'quote", "emoji 🐈.png" };
+  g_autoptr (MinkaCatalog) a = minka_catalog_new ();
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    apply_ok (a, i + 1, put ("c\"lient\\", i + 1, names[i], SHA_B), NULL);
+  /* A failed command leaves its message in the session table. */
+  apply_error (a, 10, minka_catalog_command_delete_file ("c\"lient\\", 6, 999));
+  g_autoptr (GBytes) snap = minka_catalog_snapshot (a);
+  g_autoptr (MinkaCatalog) b = minka_catalog_new ();
+  GError *error = NULL;
+  ck_assert_msg (minka_catalog_restore (b, snap, &error), "%s", error ? error->message : "");
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      const MinkaFileRecord *r = minka_catalog_lookup (b, i + 1);
+      ck_assert_ptr_nonnull (r);
+      ck_assert_str_eq (r->name, names[i]);
+      ck_assert_str_eq (r->client, "c\"lient\\");
+    }
+  ck_assert_str_eq (minka_catalog_digest (a), minka_catalog_digest (b));
+  g_autoptr (GBytes) again = minka_catalog_snapshot (b);
+  ck_assert (g_bytes_equal (snap, again));
+  /* The retried failure is answered from the restored session. */
+  MinkaCatalogResult r;
+  g_autoptr (GBytes) retry = minka_catalog_command_delete_file ("c\"lient\\", 6, 999);
+  minka_catalog_apply (b, 11, retry, &r);
+  ck_assert (!r.ok);
+  ck_assert_uint_eq (r.error_code, MINKA_CATALOG_ERROR_NOT_FOUND);
+  minka_catalog_result_clear (&r);
+}
+END_TEST
+
 START_TEST (test_restore_rejects_garbage)
 {
   g_autoptr (MinkaCatalog) a = build_sample (20, 1);
@@ -258,6 +293,7 @@ main (void)
   tcase_add_test (tc, test_inline_content);
   tcase_add_test (tc, test_digest_deterministic);
   tcase_add_test (tc, test_snapshot_round_trip);
+  tcase_add_test (tc, test_snapshot_escapes_text);
   tcase_add_test (tc, test_restore_rejects_garbage);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
