@@ -1,5 +1,9 @@
 /* minka-blob-store.c — content-addressed blobs under DIR/blobs/sha256/ab/…,
- * written through a hashing, fsyncing temp-file writer. */
+ * written through a hashing, fsyncing temp-file writer. A writer announcing
+ * at most MINKA_BLOB_PACK_MAX bytes keeps them in memory; at finish, a lazy
+ * one appends them to a pack file (minka-blob-pack.c: no inode, no rename,
+ * no fsync per blob), any other one writes its temp file then. Every read
+ * looks in the packs first, then for an individual file. */
 #include "config.h"
 
 #include "minka-blob-store.h"
@@ -9,6 +13,7 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
+#include "minka-blob-pack.h"
 #include "minka-compat.h"
 #include "minka-sha256.h"
 
@@ -19,12 +24,15 @@ G_DEFINE_QUARK (minka-blob-error-quark, minka_blob_error)
 struct _MinkaBlobStore {
   char *blobs_dir;    /* DIR/blobs/sha256 */
   char *tmp_dir;      /* DIR/blobs/tmp */
+  MinkaBlobPacks *packs;   /* DIR/blobs/packs */
+  gboolean no_packs;       /* tests/benchmarks: small lazy blobs as files */
 };
 
 struct _MinkaBlobWriter {
   MinkaBlobStore *store;
   MinkaFile *file;
   char *tmp_path;
+  GByteArray *buffer;            /* small blob: bytes kept until finish */
   MinkaSha256 sha;
   guint64 size;
   char *expected_name;
@@ -119,7 +127,9 @@ minka_blob_store_open (const char *dir, GError **error)
   MinkaBlobStore *store = g_new0 (MinkaBlobStore, 1);
   store->blobs_dir = g_build_filename (dir, "blobs", "sha256", NULL);
   store->tmp_dir = g_build_filename (dir, "blobs", "tmp", NULL);
-  if (!make_dir (store->blobs_dir, error) || !make_dir (store->tmp_dir, error))
+  g_autofree char *packs_dir = g_build_filename (dir, "blobs", "packs", NULL);
+  if (!make_dir (store->blobs_dir, error) || !make_dir (store->tmp_dir, error)
+      || !(store->packs = minka_blob_packs_open (packs_dir, error)))
     {
       minka_blob_store_free (store);
       return NULL;
@@ -133,6 +143,7 @@ minka_blob_store_free (MinkaBlobStore *store)
 {
   if (store == NULL)
     return;
+  g_clear_pointer (&store->packs, minka_blob_packs_free);
   g_free (store->blobs_dir);
   g_free (store->tmp_dir);
   g_free (store);
@@ -151,7 +162,8 @@ gboolean
 minka_blob_store_has (MinkaBlobStore *store, const char *name)
 {
   g_autofree char *path = minka_blob_store_path (store, name, NULL);
-  return path != NULL && g_file_test (path, G_FILE_TEST_IS_REGULAR);
+  return path != NULL && (minka_blob_packs_size (store->packs, name) >= 0
+                          || g_file_test (path, G_FILE_TEST_IS_REGULAR));
 }
 
 gint64
@@ -161,6 +173,9 @@ minka_blob_store_size (MinkaBlobStore *store, const char *name, GError **error)
   GStatBuf st;
   if (path == NULL)
     return -1;
+  gint64 packed = minka_blob_packs_size (store->packs, name);
+  if (packed >= 0)
+    return packed;
   if (g_stat (path, &st) != 0)
     {
       int saved = errno;
@@ -178,6 +193,11 @@ minka_blob_store_open_read (MinkaBlobStore *store, const char *name, GError **er
   g_autofree char *path = minka_blob_store_path (store, name, error);
   if (path == NULL)
     return NULL;
+  if (minka_blob_packs_size (store->packs, name) >= 0)
+    {
+      g_autoptr (GBytes) bytes = minka_blob_packs_read (store->packs, name, error);
+      return bytes != NULL ? g_memory_input_stream_new_from_bytes (bytes) : NULL;
+    }
   g_autoptr (GFile) file = g_file_new_for_path (path);
   GError *local = NULL;
   GFileInputStream *in = g_file_read (file, NULL, &local);
@@ -207,10 +227,24 @@ blob_open_file (MinkaBlobStore *store, const char *name, char **path_out, GError
   return file;
 }
 
+static GBytes *
+packed_chunk (GBytes *bytes, guint64 offset, gsize max_len)
+{
+  gsize size = g_bytes_get_size (bytes);
+  if (offset >= size || max_len == 0)
+    return g_bytes_new (NULL, 0);
+  return g_bytes_new_from_bytes (bytes, (gsize) offset, MIN (max_len, size - (gsize) offset));
+}
+
 GBytes *
 minka_blob_store_read_chunk (MinkaBlobStore *store, const char *name, guint64 offset,
                              gsize max_len, GError **error)
 {
+  if (minka_blob_name_is_valid (name) && minka_blob_packs_size (store->packs, name) >= 0)
+    {
+      g_autoptr (GBytes) bytes = minka_blob_packs_read (store->packs, name, error);
+      return bytes != NULL ? packed_chunk (bytes, offset, max_len) : NULL;
+    }
   g_autofree char *path = NULL;
   g_autoptr (MinkaFile) file = blob_open_file (store, name, &path, error);
   GError *local = NULL;
@@ -235,9 +269,27 @@ minka_blob_store_read_chunk (MinkaBlobStore *store, const char *name, guint64 of
   return g_bytes_new_take (data, len);
 }
 
+static gboolean
+verify_packed (MinkaBlobStore *store, const char *name, GError **error)
+{
+  g_autoptr (GBytes) bytes = minka_blob_packs_read (store->packs, name, error);
+  if (bytes == NULL)
+    return FALSE;
+  gsize len = 0;
+  const void *data = g_bytes_get_data (bytes, &len);
+  g_autofree char *hex = minka_sha256_hex (data, len);
+  if (strcmp (hex, name) == 0)
+    return TRUE;
+  g_set_error (error, MINKA_BLOB_ERROR, MINKA_BLOB_ERROR_HASH_MISMATCH,
+               _("Blob %s is corrupt: its bytes hash to %s"), name, hex);
+  return FALSE;
+}
+
 gboolean
 minka_blob_store_verify (MinkaBlobStore *store, const char *name, GError **error)
 {
+  if (minka_blob_name_is_valid (name) && minka_blob_packs_size (store->packs, name) >= 0)
+    return verify_packed (store, name, error);
   g_autofree char *path = NULL;
   g_autoptr (MinkaFile) file = blob_open_file (store, name, &path, error);
   if (file == NULL)
@@ -269,8 +321,10 @@ gboolean
 minka_blob_store_delete (MinkaBlobStore *store, const char *name, GError **error)
 {
   g_autofree char *path = minka_blob_store_path (store, name, error);
-  if (path == NULL)
+  gboolean packed = FALSE;
+  if (path == NULL || !minka_blob_packs_delete (store->packs, name, &packed, error))
     return FALSE;
+  /* A blob may be both packed and a file (lazy and fsynced writes). */
   if (g_remove (path) != 0 && errno != ENOENT)
     {
       set_errno_error (error, errno, _("Cannot delete blob"), path);
@@ -321,8 +375,15 @@ minka_blob_store_list (MinkaBlobStore *store, GError **error)
     if (strlen (shard) == 2 && g_ascii_isxdigit (shard[0]) && g_ascii_isxdigit (shard[1]))
       list_shard (store, shard, names);
   g_dir_close (dir);
+  minka_blob_packs_list (store->packs, names);
   g_ptr_array_sort (names, compare_names);
-  return names;
+  /* A blob may be both packed and a file: list it once. */
+  GPtrArray *unique = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < names->len; i++)
+    if (i == 0 || strcmp (names->pdata[i], names->pdata[i - 1]) != 0)
+      g_ptr_array_add (unique, g_strdup (names->pdata[i]));
+  g_ptr_array_unref (names);
+  return unique;
 }
 
 guint64
@@ -341,6 +402,31 @@ minka_blob_store_total_bytes (MinkaBlobStore *store)
 
 /* ---- writer ------------------------------------------------------------- */
 
+/* Creates the writer's temp file. */
+static gboolean
+writer_open_tmp (MinkaBlobWriter *writer, GError **error)
+{
+  GError *local = NULL;
+  for (int attempt = 0; writer->file == NULL; attempt++)
+    {
+      char leaf[40];
+      g_snprintf (leaf, sizeof leaf, "%08x%08x.tmp", g_random_int (), g_random_int ());
+      g_free (writer->tmp_path);
+      writer->tmp_path = g_build_filename (writer->store->tmp_dir, leaf, NULL);
+      g_clear_error (&local);
+      writer->file = minka_file_open (writer->tmp_path, MINKA_FILE_WRITE | MINKA_FILE_CREATE
+                                                        | MINKA_FILE_EXCLUSIVE, &local);
+      if (writer->file == NULL
+          && (attempt >= 8 || !g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_EXIST)))
+        {
+          propagate_file_error (error, local, writer->tmp_path);
+          g_clear_pointer (&writer->tmp_path, g_free);   /* not ours to remove */
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 MinkaBlobWriter *
 minka_blob_writer_new (MinkaBlobStore *store, const char *expected_name, gint64 expected_size,
                        GError **error)
@@ -352,25 +438,13 @@ minka_blob_writer_new (MinkaBlobStore *store, const char *expected_name, gint64 
   writer->expected_name = g_strdup (expected_name);
   writer->expected_size = expected_size;
   minka_sha256_init (&writer->sha);
-
-  GError *local = NULL;
-  for (int attempt = 0; writer->file == NULL; attempt++)
+  /* Small: kept in memory until finish tells whether it goes to a pack. */
+  if (!store->no_packs && expected_size >= 0 && expected_size <= MINKA_BLOB_PACK_MAX)
+    writer->buffer = g_byte_array_sized_new ((guint) expected_size);
+  else if (!writer_open_tmp (writer, error))
     {
-      char leaf[40];
-      g_snprintf (leaf, sizeof leaf, "%08x%08x.tmp", g_random_int (), g_random_int ());
-      g_free (writer->tmp_path);
-      writer->tmp_path = g_build_filename (store->tmp_dir, leaf, NULL);
-      g_clear_error (&local);
-      writer->file = minka_file_open (writer->tmp_path, MINKA_FILE_WRITE | MINKA_FILE_CREATE
-                                                        | MINKA_FILE_EXCLUSIVE, &local);
-      if (writer->file == NULL
-          && (attempt >= 8 || !g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_EXIST)))
-        {
-          propagate_file_error (error, local, writer->tmp_path);
-          writer->finished = TRUE;   /* nothing to remove */
-          minka_blob_writer_free (writer);
-          return NULL;
-        }
+      minka_blob_writer_free (writer);
+      return NULL;
     }
   return writer;
 }
@@ -387,7 +461,9 @@ minka_blob_writer_write (MinkaBlobWriter *writer, const void *data, gsize len, G
       return FALSE;
     }
   GError *local = NULL;
-  if (!minka_file_write_all (writer->file, data, len, &local))
+  if (writer->buffer != NULL)
+    g_byte_array_append (writer->buffer, data, (guint) len);
+  else if (!minka_file_write_all (writer->file, data, len, &local))
     {
       propagate_file_error (error, local, writer->tmp_path);
       return FALSE;
@@ -454,25 +530,69 @@ writer_install (MinkaBlobWriter *writer, const char *name, GError **error)
   return writer->lazy || minka_fsync_dir (dir, error);
 }
 
+/* A small blob that does not go to a pack: write its temp file now. */
+static gboolean
+writer_spill (MinkaBlobWriter *writer, GError **error)
+{
+  GError *local = NULL;
+  if (!writer_open_tmp (writer, error))
+    return FALSE;
+  if (!minka_file_write_all (writer->file, writer->buffer->data, writer->buffer->len, &local))
+    {
+      propagate_file_error (error, local, writer->tmp_path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+writer_store_file (MinkaBlobWriter *writer, const char *name, GError **error)
+{
+  GError *local = NULL;
+  if (writer->buffer != NULL && !writer_spill (writer, error))
+    return FALSE;
+  if (!writer->lazy && !minka_file_sync (writer->file, &local))
+    {
+      propagate_file_error (error, local, writer->tmp_path);
+      return FALSE;
+    }
+  g_clear_pointer (&writer->file, minka_file_close);
+  return writer_install (writer, name, error);
+}
+
+static gboolean
+writer_store_packed (MinkaBlobWriter *writer, const char *name, GError **error)
+{
+  MinkaBlobStore *store = writer->store;
+  if (!minka_blob_packs_append (store->packs, name, writer->buffer->data, writer->buffer->len,
+                                error))
+    return FALSE;
+  /* Reclaim deleted space a pack at a time, on the thread that writes. */
+  GError *local = NULL;
+  if (!minka_blob_packs_compact (store->packs, FALSE, &local))
+    {
+      g_warning ("compacting blob packs: %s", local->message);
+      g_error_free (local);
+    }
+  return TRUE;
+}
+
 char *
 minka_blob_writer_finish (MinkaBlobWriter *writer, GError **error)
 {
   g_return_val_if_fail (!writer->finished, NULL);
   char *name = g_malloc (MINKA_SHA256_HEX_LEN + 1);
   minka_sha256_finish_hex (&writer->sha, name);
-  GError *local = NULL;
   gboolean ok = writer_check (writer, name, error);
-  if (ok && !writer->lazy && !minka_file_sync (writer->file, &local))
-    {
-      propagate_file_error (error, local, writer->tmp_path);
-      ok = FALSE;
-    }
+  if (ok && writer->buffer != NULL && writer->lazy)
+    ok = writer_store_packed (writer, name, error);
+  else if (ok)
+    ok = writer_store_file (writer, name, error);
   g_clear_pointer (&writer->file, minka_file_close);
-  if (ok)
-    ok = writer_install (writer, name, error);
   if (!ok)
     {
-      g_remove (writer->tmp_path);
+      if (writer->tmp_path != NULL)
+        g_remove (writer->tmp_path);
       g_clear_pointer (&name, g_free);
     }
   writer->finished = TRUE;
@@ -485,8 +605,10 @@ minka_blob_writer_free (MinkaBlobWriter *writer)
   if (writer == NULL)
     return;
   g_clear_pointer (&writer->file, minka_file_close);
-  if (!writer->finished)
+  if (!writer->finished && writer->tmp_path != NULL)
     g_remove (writer->tmp_path);
+  if (writer->buffer != NULL)
+    g_byte_array_unref (writer->buffer);
   g_free (writer->tmp_path);
   g_free (writer->expected_name);
   g_free (writer);
@@ -502,13 +624,40 @@ gboolean
 minka_blob_store_sync (MinkaBlobStore *store, const char *name, GError **error)
 {
   g_autofree char *path = minka_blob_store_path (store, name, error);
-  if (!path)
+  gboolean packed = FALSE;
+  if (!path || !minka_blob_packs_sync (store->packs, name, &packed, error))
     return FALSE;
+  if (packed)
+    return TRUE;
   g_autoptr (MinkaFile) file = minka_file_open (path, MINKA_FILE_READ, error);
   if (!file || !minka_file_sync (file, error))
     return FALSE;
   g_autofree char *dir = shard_dir (store, name);
   return minka_fsync_dir (dir, error) && minka_fsync_dir (store->blobs_dir, error);
+}
+
+gboolean
+minka_blob_store_sync_packs (MinkaBlobStore *store, GError **error)
+{
+  return minka_blob_packs_sync_all (store->packs, error);
+}
+
+gboolean
+minka_blob_store_compact (MinkaBlobStore *store, GError **error)
+{
+  return minka_blob_packs_compact (store->packs, TRUE, error);
+}
+
+void
+minka_blob_store_set_packing (MinkaBlobStore *store, gboolean pack_small)
+{
+  store->no_packs = !pack_small;
+}
+
+MinkaBlobPacks *
+minka_blob_store_get_packs (MinkaBlobStore *store)
+{
+  return store->packs;
 }
 
 char *

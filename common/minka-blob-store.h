@@ -4,8 +4,10 @@
  * in DIR/blobs/tmp, hashed as it goes, fsynced, renamed into place, folder
  * fsynced) and read in chunks, so a blob never has to fit in memory. Blob
  * names are validated before any path is built. Hashing uses
- * minka-sha256 (SHA extensions when present). All functions are safe to
- * call from several threads at once (the store itself is immutable). */
+ * minka-sha256 (SHA extensions when present). Small lazy blobs go to
+ * append-only pack files instead (DIR/blobs/packs, see
+ * minka-blob-pack.c); every reader sees both forms. All functions are safe to
+ * call from several threads at once (pack state is behind a mutex). */
 #pragma once
 
 #include <gio/gio.h>
@@ -79,6 +81,23 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MinkaBlobWriter, minka_blob_writer_free)
 void minka_blob_writer_set_lazy (MinkaBlobWriter *writer, gboolean lazy);
 /* Makes a stored blob durable: fsync of the file and of its folders. */
 gboolean minka_blob_store_sync (MinkaBlobStore *store, const char *name, GError **error);
+
+/* Small lazy blobs (at most MINKA_BLOB_PACK_MAX = 64 KiB announced to
+ * minka_blob_writer_new) are appended to pack files under DIR/blobs/packs
+ * instead of one file each; every function above sees them too. */
+/* Makes every pack append durable (blobs and deletes): one fdatasync per
+ * pack that has unsynced appends. */
+gboolean minka_blob_store_sync_packs (MinkaBlobStore *store, GError **error);
+/* Rewrites every sealed pack whose live bytes fell below half, reclaiming
+ * the space of deleted packed blobs. Slow (copies and fsyncs): call it off
+ * the main thread. Lazy writes also compact one such pack now and then. */
+gboolean minka_blob_store_compact (MinkaBlobStore *store, GError **error);
+/* Tests and benchmarks: FALSE stores small lazy blobs as files (the old
+ * way). Set it before creating writers. */
+void minka_blob_store_set_packing (MinkaBlobStore *store, gboolean pack_small);
+/* Tests: the pack files' state (minka-blob-pack.h). */
+typedef struct _MinkaBlobPacks MinkaBlobPacks;
+MinkaBlobPacks *minka_blob_store_get_packs (MinkaBlobStore *store);
 
 /* Convenience: stores @bytes whole (small blobs, tests). */
 char *minka_blob_store_put_bytes (MinkaBlobStore *store, GBytes *bytes, GError **error);

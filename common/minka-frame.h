@@ -1,8 +1,8 @@
 /* minka-frame.h — the wire frame of Minka: a header line of compact JSON
  * ending in '\n', then, if the header says "body": N, exactly N raw bytes.
- * A pure incremental parser and an encoder (no I/O), plus
- * MinkaFrameConnection, the one GObject class here, for async I/O over a
- * GIOStream. See docs/protocol.md. */
+ * A pure incremental parser and an encoder (no I/O, minka-frame.c), plus
+ * MinkaFrameConnection, async frame I/O over a socket connection
+ * (minka-frame-connection.c). See docs/protocol.md. */
 #pragma once
 
 #include <gio/gio.h>
@@ -85,19 +85,22 @@ MinkaFrame *minka_frame_parser_feed (MinkaFrameParser *parser, const guint8 *dat
 /* TRUE when part of a frame has been received (for truncation/timeouts). */
 gboolean minka_frame_parser_in_frame (const MinkaFrameParser *parser);
 
-/* MinkaFrameConnection: frames over a GIOStream (usually a
- * GSocketConnection). Use it from one thread, the one whose thread-default
- * main context was current at creation. One read at a time; sends are
- * queued and written in order, never interleaved. An I/O error, end of
- * stream or timeout closes the connection (later calls fail with the same
- * error, or MINKA_FRAME_ERROR_CLOSED). A bad frame from the peer fails the
- * read and every later read, but sends still work so the caller can answer
- * with an ERROR frame before closing. */
+/* MinkaFrameConnection (minka-frame-connection.c): frames over a
+ * GSocketConnection. Use it from one thread, the one whose thread-default
+ * main context was current at creation. Incoming frames are parsed as they
+ * arrive (up to a few MiB ahead of the reader, then the peer is made to
+ * wait); one read at a time hands them over. Sends are queued and written
+ * in order, never interleaved. An I/O error, end of stream or timeout
+ * closes the connection (later calls fail with the same error, or
+ * MINKA_FRAME_ERROR_CLOSED) once the frames that arrived before it were
+ * read. A bad frame from the peer fails the read and every later read, but
+ * sends still work so the caller can answer with an ERROR frame before
+ * closing. Callbacks never run inside the call that started them. */
 #define MINKA_TYPE_FRAME_CONNECTION (minka_frame_connection_get_type ())
 G_DECLARE_FINAL_TYPE (MinkaFrameConnection, minka_frame_connection, MINKA,
                       FRAME_CONNECTION, GObject)
 
-/* Sets TCP_NODELAY when @stream is a TCP connection. */
+/* @stream must be a GSocketConnection; sets TCP_NODELAY on TCP. */
 MinkaFrameConnection *minka_frame_connection_new (GIOStream *stream);
 GIOStream *minka_frame_connection_get_stream (MinkaFrameConnection *conn);
 
@@ -119,9 +122,10 @@ MinkaFrame *minka_frame_connection_read_finish (MinkaFrameConnection *conn,
                                                 GError **error);
 
 /* Queues a frame (sets header "body" as minka_frame_encode_header does;
- * @body is referenced, not copied). The callback (may be NULL) runs once
- * the frame is fully written. @cancellable only removes a frame that has
- * not started; a started frame always completes or closes the connection. */
+ * @body is referenced, not copied) and writes what the socket takes at
+ * once. The callback (may be NULL) runs once the frame is fully written.
+ * A @cancellable already cancelled drops the frame; a queued frame always
+ * goes out or fails with the connection. */
 void minka_frame_connection_send_async (MinkaFrameConnection *conn,
                                         JsonObject *header, GBytes *body,
                                         GCancellable *cancellable,
