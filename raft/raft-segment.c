@@ -75,6 +75,15 @@ raft_segment_record_decode (const guint8 *data, gsize len, RaftEntry *entry,
   return TRUE;
 }
 
+static gboolean
+bytes_all_zero (const guint8 *data, gsize len)
+{
+  for (gsize i = 0; i < len; i++)
+    if (data[i] != 0)
+      return FALSE;
+  return TRUE;
+}
+
 void
 raft_segment_scan (const guint8 *data, gsize len, guint64 first_index,
                    guint64 keep_after, GArray *entries, RaftSegmentScan *scan)
@@ -98,8 +107,13 @@ raft_segment_scan (const guint8 *data, gsize len, guint64 first_index,
         why = "record term goes backwards";
       if (why)
         {
-          scan->damaged = TRUE;
-          scan->why = why;
+          if (bytes_all_zero (data + pos, len - pos))
+            scan->zero_tail = TRUE;
+          else
+            {
+              scan->damaged = TRUE;
+              scan->why = why;
+            }
           break;
         }
       gint64 off = (gint64) pos;

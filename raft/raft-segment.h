@@ -34,12 +34,16 @@ typedef struct {
   GArray *offsets;           /* gint64 file offset of each valid record */
   GArray *terms;             /* guint64 term of each valid record */
   gsize valid_end;           /* end of the last valid record */
-  gboolean damaged;          /* bytes after valid_end are not a valid record */
+  gboolean zero_tail;        /* bytes after valid_end are all zero (preallocated
+                                space of an open segment): a clean end */
+  gboolean damaged;          /* bytes after valid_end are not a valid record
+                                and not all zero */
   const char *why;           /* what was wrong at valid_end (static string) */
 } RaftSegmentScan;
 
 /* Reads records from @data until the end or the first invalid one (short
- * record, bad magic, length, CRC, type, or an index out of sequence).
+ * record, bad magic, length, CRC, type, or an index out of sequence). If
+ * every byte from there to the end is zero, that is a zero tail, not damage.
  * Entries with index > @keep_after are appended to @entries (RaftEntry)
  * when it is not NULL. Never fails; the damage is described in @scan. */
 void raft_segment_scan (const guint8 *data, gsize len, guint64 first_index,

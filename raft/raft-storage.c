@@ -1,6 +1,7 @@
 /* raft-storage.c — segmented log files, hard state and snapshots of one
- * Raft node in one directory: appends with group commit, suffix truncation,
- * prefix compaction, and recovery at open. */
+ * Raft node in one directory: appends with group commit (over zeros
+ * preallocated in the open segment), suffix truncation, prefix compaction,
+ * and recovery at open. */
 #include "config.h"
 #include "raft-storage.h"
 #include "raft-segment.h"
@@ -13,6 +14,12 @@
 #include <string.h>
 
 #define DEFAULT_SEGMENT_SIZE (8u * 1024 * 1024)
+#define DEFAULT_PREALLOC_STEP (1u * 1024 * 1024)
+#define ZERO_CHUNK (256u * 1024)   /* zeros are written in writes of this size */
+#define CAP_SLACK (64u * 1024)     /* preallocation may pass segment_size by this */
+/* raft_storage_prepare fills at most this much per call (then fsyncs), so
+ * an append arriving meanwhile waits for little. */
+#define PREPARE_CHUNK (256u * 1024)
 /* Translatable messages print indexes with %llu (xgettext cannot see
  * through G_GUINT64_FORMAT). */
 #define U64(x) ((unsigned long long) (x))
@@ -22,7 +29,8 @@ typedef struct {
   guint64 first;
   guint64 last;              /* first - 1 while empty */
   gboolean open;
-  gint64 size;
+  gint64 size;               /* end of the last record: where the next one goes */
+  gint64 alloc;              /* file length (>= size; bytes past size are zeros) */
   GArray *offsets;           /* gint64 per entry */
   GArray *terms;             /* guint64 per entry */
 } Segment;
@@ -37,7 +45,10 @@ struct _RaftStorage
   guint64 hard_seq;
   RaftSnapshotMeta snapshot;
   guint64 last_index;
-  guint64 log_bytes;         /* sum of segment file sizes */
+  guint64 log_bytes;         /* sum of segment file lengths (zero tails included) */
+  guint8 *zeros;             /* ZERO_CHUNK zero bytes, allocated on first use */
+  gint64 prealloc_hold;      /* after a full disk: no zero fill before the open
+                                segment's write position passes this */
   GError *broken;            /* set once the on-disk state is uncertain */
   gboolean dir_dirty;        /* a file was created or renamed since the last dir fsync */
   gboolean fail_sync;        /* test hook: segment fsyncs fail */
@@ -304,16 +315,18 @@ recovery_drop_rest (Recovery *r, guint from)
                                                  n), n, a->name, b->name));
 }
 
+/* @alloc: the file length once the planned actions are applied. */
 static void
-recovery_keep (Recovery *r, SegmentFile *f, RaftSegmentScan *scan, gboolean open)
+recovery_keep (Recovery *r, SegmentFile *f, RaftSegmentScan *scan, gboolean open, gsize alloc)
 {
   Segment *seg = segment_new (f->name, f->first, open);
   g_array_append_vals (seg->offsets, scan->offsets->data, scan->offsets->len);
   g_array_append_vals (seg->terms, scan->terms->data, scan->terms->len);
   seg->last = f->first + scan->n_records - 1;
   seg->size = (gint64) scan->valid_end;
+  seg->alloc = (gint64) alloc;
   g_ptr_array_add (r->s->segments, seg);
-  r->s->log_bytes += scan->valid_end;
+  r->s->log_bytes += alloc;
 }
 
 /* Handles one segment file; returns FALSE when it and the rest are lost. */
@@ -392,6 +405,20 @@ recovery_segment (Recovery *r, guint i, GError **error)
       keep = FALSE;
       goto out;
     }
+  gsize alloc = scan.valid_end;
+  if (f->open && is_last && scan.zero_tail)
+    alloc = len;   /* preallocated space: the next append overwrites it */
+  else if (!f->open && scan.zero_tail)
+    {
+      /* Closes cut the file before renaming it, so this is unexpected,
+       * but every record checked: only the zeros go. */
+      recovery_report (r, _("truncated there"), g_strdup_printf (
+        _("closed segment %s has %llu zero bytes after its last record (offset %llu)"),
+        path, U64 (len - scan.valid_end), U64 (scan.valid_end)));
+      recovery_plan (r, ACT_TRUNCATE, f->name, (gint64) scan.valid_end, NULL);
+    }
+  else if (scan.zero_tail)   /* an open segment about to be closed */
+    recovery_plan (r, ACT_TRUNCATE, f->name, (gint64) scan.valid_end, NULL);
   if (f->open && !is_last)
     {
       char *closed = raft_segment_name_closed (f->first, scan_last);
@@ -399,7 +426,7 @@ recovery_segment (Recovery *r, guint i, GError **error)
       g_free (f->name);
       f->name = closed;
     }
-  recovery_keep (r, f, &scan, f->open && is_last);
+  recovery_keep (r, f, &scan, f->open && is_last, alloc);
   g_array_append_vals (r->entries, entries->data, entries->len);
   g_array_set_clear_func (entries, NULL);   /* ownership moved to r->entries */
   g_array_set_size (entries, 0);
@@ -580,6 +607,9 @@ raft_storage_open (const char *dir, const RaftStorageOptions *options,
     s->opts = *options;
   if (s->opts.segment_size == 0)
     s->opts.segment_size = DEFAULT_SEGMENT_SIZE;
+  if (s->opts.prealloc_step == 0)
+    s->opts.prealloc_step = DEFAULT_PREALLOC_STEP;
+  s->opts.prealloc_step = MIN (s->opts.prealloc_step, s->opts.segment_size);
   s->segments = g_ptr_array_new_with_free_func (segment_free);
   s->buf = g_byte_array_new ();
   r.s = s;
@@ -645,6 +675,7 @@ raft_storage_close (RaftStorage *s)
   raft_snapshot_meta_clear (&s->snapshot);
   g_clear_error (&s->broken);
   g_byte_array_unref (s->buf);
+  g_free (s->zeros);
   g_free (s->dir);
   g_free (s);
 }
@@ -666,10 +697,12 @@ storage_open_segment (RaftStorage *s, GError **error)
     return set_from_file_error (error, local);
   g_ptr_array_add (s->segments, segment_new (name, s->last_index + 1, TRUE));
   s->dir_dirty = TRUE;
+  s->prealloc_hold = 0;
   return TRUE;
 }
 
-/* Renames the full open segment to its closed name. */
+/* Renames the open segment (already cut to its last record) to its
+ * closed name. */
 static void
 storage_close_segment (RaftStorage *s)
 {
@@ -695,21 +728,32 @@ storage_close_segment (RaftStorage *s)
   s->dir_dirty = TRUE;
 }
 
-/* Writes @len bytes at @offset of the open segment, honouring the
- * simulated disk size. */
+/* Writes @len bytes at @offset of the open segment @seg, honouring the
+ * simulated disk size (only bytes past the file's end take space), and
+ * keeps the file length and log_bytes up to date. */
 static gboolean
-storage_write (RaftStorage *s, gint64 offset, const guint8 *data, gsize len, GError **error)
+storage_write (RaftStorage *s, Segment *seg, gint64 offset, const guint8 *data, gsize len,
+               GError **error)
 {
+  gint64 end = offset + (gint64) len;
+  guint64 grow = end > seg->alloc ? (guint64) (end - seg->alloc) : 0;
   gsize allowed = len;
   gboolean full = FALSE;
-  if (s->opts.byte_limit && s->log_bytes + len > s->opts.byte_limit)
+  if (s->opts.byte_limit && s->log_bytes + grow > s->opts.byte_limit)
     {
-      allowed = s->log_bytes < s->opts.byte_limit ? (gsize) (s->opts.byte_limit - s->log_bytes) : 0;
+      guint64 room = s->log_bytes < s->opts.byte_limit ? s->opts.byte_limit - s->log_bytes : 0;
+      guint64 inside = seg->alloc > offset ? (guint64) (seg->alloc - offset) : 0;
+      allowed = (gsize) (inside + room);
       full = TRUE;
     }
   if (!minka_file_seek (s->open_file, offset, error)
       || !minka_file_write_all (s->open_file, data, allowed, error))
     return FALSE;
+  if (offset + (gint64) allowed > seg->alloc)
+    {
+      s->log_bytes += (guint64) (offset + (gint64) allowed - seg->alloc);
+      seg->alloc = offset + (gint64) allowed;
+    }
   if (full)
     {
       g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOSPC,
@@ -717,6 +761,113 @@ storage_write (RaftStorage *s, gint64 offset, const guint8 *data, gsize len, GEr
       return FALSE;
     }
   return TRUE;
+}
+
+/* Truncates the open segment @seg to @length (not below its last record
+ * unless the caller adjusts the records too). */
+static gboolean
+storage_cut (RaftStorage *s, Segment *seg, gint64 length, GError **error)
+{
+  if (!minka_file_truncate (s->open_file, length, error))
+    return FALSE;
+  s->log_bytes = s->log_bytes + (guint64) length - (guint64) seg->alloc;
+  seg->alloc = length;
+  return TRUE;
+}
+
+/* Writes zeros from the end of the open segment @seg up to @target, with
+ * no fsync. On failure the file is cut back to its old length and later
+ * fills wait until another step has been written (a full disk must not
+ * cost a failed fill on every append). */
+static gboolean
+storage_zero_fill (RaftStorage *s, Segment *seg, gint64 target, GError **error)
+{
+  gint64 old = seg->alloc;
+  GError *local = NULL;
+  if (!s->zeros)
+    s->zeros = g_malloc0 (ZERO_CHUNK);
+  while (seg->alloc < target)
+    {
+      gsize n = (gsize) MIN ((gint64) ZERO_CHUNK, target - seg->alloc);
+      if (!storage_write (s, seg, seg->alloc, s->zeros, n, &local))
+        {
+          GError *undo = NULL;
+          s->prealloc_hold = seg->size + (gint64) s->opts.prealloc_step;
+          if (!storage_cut (s, seg, old, &undo))
+            {
+              g_clear_error (&local);
+              return storage_break (s, error, undo, "truncate");
+            }
+          return set_from_file_error (error, local);
+        }
+    }
+  s->stats.prealloc_bytes += (guint64) (target - old);
+  return TRUE;
+}
+
+static gint64
+storage_prealloc_cap (RaftStorage *s)
+{
+  return (gint64) (s->opts.segment_size + MIN (CAP_SLACK, s->opts.segment_size / 8));
+}
+
+/* How far the open segment is zero-filled: a step beyond @from, but not
+ * much past segment_size (the segment is closed there). */
+static gint64
+storage_prealloc_target (RaftStorage *s, gint64 from)
+{
+  return MIN (from + (gint64) s->opts.prealloc_step, storage_prealloc_cap (s));
+}
+
+/* Bytes raft_storage_prepare should zero-fill now in @seg: a whole chunk
+ * once that much is missing from a step ahead (no fsync for a few bytes),
+ * the rest at the segment's end. */
+static gint64
+storage_fill_wanted (RaftStorage *s, Segment *seg)
+{
+  gint64 target = storage_prealloc_target (s, seg->size);
+  gint64 chunk = MIN ((gint64) PREPARE_CHUNK, MAX ((gint64) s->opts.prealloc_step / 2, 1));
+  gint64 missing = target - seg->alloc;
+  if (seg->size < s->prealloc_hold || missing <= 0
+      || (missing < chunk && target < storage_prealloc_cap (s)))
+    return 0;
+  return MIN (missing, chunk);
+}
+
+/* fsync of the open segment that is not an append's (fills, closes). */
+static gboolean
+storage_sync_extra (RaftStorage *s, GError **error)
+{
+  GError *local = NULL;
+  if (s->opts.no_sync && !s->fail_sync)
+    return TRUE;
+  if (s->fail_sync)
+    local = g_error_new (G_FILE_ERROR, G_FILE_ERROR_IO, "fsync %s: simulated failure", s->dir);
+  if (local || !minka_file_sync (s->open_file, &local))
+    return storage_break (s, error, local, "fsync");
+  s->stats.prealloc_fsyncs++;
+  return TRUE;
+}
+
+/* Closes the open segment once it has reached segment_size: cuts the zero
+ * tail, makes the length durable (a closed segment must never come back
+ * with zeros after its records), then renames it. */
+static gboolean
+storage_roll (RaftStorage *s, GError **error)
+{
+  GError *local = NULL;
+  Segment *seg = segment_last (s);
+  if (!seg || !seg->open || (guint64) seg->size < s->opts.segment_size)
+    return TRUE;
+  if (seg->alloc > seg->size)
+    {
+      if (!storage_cut (s, seg, seg->size, &local))
+        return storage_break (s, error, local, "truncate");
+      if (!storage_sync_extra (s, error))
+        return FALSE;
+    }
+  storage_close_segment (s);
+  return storage_check_usable (s, error);
 }
 
 static gboolean
@@ -757,6 +908,21 @@ storage_sync_segment (RaftStorage *s, GError **error)
   return TRUE;
 }
 
+/* An append that grows the file pays for a journal commit anyway: zeros
+ * written behind it ride on the same fsync, so the next appends overwrite.
+ * A failure only loses the zeros. */
+static gboolean
+storage_fill_behind (RaftStorage *s, Segment *seg, gint64 end, GError **error)
+{
+  GError *local = NULL;
+  if (s->opts.no_prealloc || (guint64) end >= s->opts.segment_size || end < s->prealloc_hold)
+    return TRUE;
+  if (storage_zero_fill (s, seg, storage_prealloc_target (s, end), &local))
+    return TRUE;
+  g_clear_error (&local);
+  return storage_check_usable (s, error);
+}
+
 gboolean
 raft_storage_append (RaftStorage *s, const RaftEntry *entries, guint n, GError **error)
 {
@@ -765,7 +931,7 @@ raft_storage_append (RaftStorage *s, const RaftEntry *entries, guint n, GError *
     return FALSE;
   if (n == 0)
     return TRUE;
-  if (!storage_open_segment (s, error))
+  if (!storage_roll (s, error) || !storage_open_segment (s, error))
     return FALSE;
   Segment *seg = segment_last (s);
   gint64 base = seg->size;
@@ -777,19 +943,23 @@ raft_storage_append (RaftStorage *s, const RaftEntry *entries, guint n, GError *
       g_array_append_val (offsets, off);
       raft_segment_record_append (s->buf, &entries[i]);
     }
-  if (!storage_write (s, base, s->buf->data, s->buf->len, &local))
+  gint64 end = base + (gint64) s->buf->len;
+  gboolean grows = end > seg->alloc;
+  if (!storage_write (s, seg, base, s->buf->data, s->buf->len, &local))
     {
       g_array_unref (offsets);
-      /* Roll back to the last durable point so the log stays valid. */
+      /* Roll back to the last durable point so the log stays valid (the
+       * zero tail goes too; a later append fills again). */
       GError *undo = NULL;
-      if (!minka_file_truncate (s->open_file, base, &undo))
+      if (!storage_cut (s, seg, base, &undo))
         {
           g_clear_error (&undo);
           return storage_break (s, error, local, "write");
         }
       return set_from_file_error (error, local);
     }
-  if (!storage_sync_segment (s, error) || !storage_sync_dir (s, error))
+  if ((grows && !storage_fill_behind (s, seg, end, error))
+      || !storage_sync_segment (s, error) || !storage_sync_dir (s, error))
     {
       g_array_unref (offsets);
       return FALSE;
@@ -799,15 +969,44 @@ raft_storage_append (RaftStorage *s, const RaftEntry *entries, guint n, GError *
     g_array_append_val (seg->terms, entries[i].term);
   g_array_unref (offsets);
   seg->last += n;
-  seg->size += s->buf->len;
-  s->log_bytes += s->buf->len;
+  seg->size = end;
   s->last_index += n;
   s->stats.appends++;
   s->stats.entries += n;
   s->stats.bytes += s->buf->len;
-  if ((guint64) seg->size >= s->opts.segment_size)
-    storage_close_segment (s);
+  /* The full segment is closed by the next append or raft_storage_prepare;
+   * without preallocation right away, as it always was. */
+  if (s->opts.no_prealloc)
+    storage_roll (s, NULL);
   return TRUE;
+}
+
+gboolean
+raft_storage_prepare (RaftStorage *s, GError **error)
+{
+  if (!storage_check_usable (s, error))
+    return FALSE;
+  if (s->opts.no_prealloc)
+    return TRUE;
+  if (!storage_roll (s, error) || !storage_open_segment (s, error))
+    return FALSE;
+  Segment *seg = segment_last (s);
+  gint64 fill = storage_fill_wanted (s, seg);
+  if (fill > 0 && (!storage_zero_fill (s, seg, seg->alloc + fill, error)
+                   || !storage_sync_extra (s, error)))
+    return FALSE;
+  return storage_sync_dir (s, error);
+}
+
+gboolean
+raft_storage_prepared (RaftStorage *s)
+{
+  Segment *seg = segment_last (s);
+  if (s->broken || s->opts.no_prealloc)
+    return TRUE;
+  if (!seg || !seg->open || (guint64) seg->size >= s->opts.segment_size)
+    return FALSE;
+  return storage_fill_wanted (s, seg) == 0 && (s->opts.no_sync || !s->dir_dirty);
 }
 
 /* ---- truncation and compaction ---- */
@@ -824,7 +1023,7 @@ storage_remove_last_segment (RaftStorage *s, GError **error)
     }
   if (g_unlink (path) != 0)
     return storage_break (s, error, NULL, "cannot remove a segment");
-  s->log_bytes -= (guint64) seg->size;
+  s->log_bytes -= (guint64) seg->alloc;
   g_ptr_array_set_size (s->segments, s->segments->len - 1);
   s->dir_dirty = TRUE;
   return TRUE;
@@ -875,16 +1074,17 @@ raft_storage_truncate_suffix (RaftStorage *s, guint64 from, GError **error)
       gint64 off = g_array_index (seg->offsets, gint64, keep);
       if (!seg->open && !storage_reopen_segment (s, seg, error))
         return FALSE;
-      if (!minka_file_truncate (s->open_file, off, &local)
+      /* The zero tail goes too; the next append or prepare fills again. */
+      if (!storage_cut (s, seg, off, &local)
           || (!s->opts.no_sync && !minka_file_sync (s->open_file, &local)))
         return storage_break (s, error, local, "truncate");
       g_array_set_size (seg->offsets, keep);
       g_array_set_size (seg->terms, keep);
-      s->log_bytes -= (guint64) (seg->size - off);
       seg->size = off;
       seg->last = from - 1;
     }
   s->last_index = from - 1;
+  s->prealloc_hold = 0;
   return storage_sync_dir (s, error);
 }
 
@@ -917,7 +1117,7 @@ raft_storage_compact (RaftStorage *s, const RaftSnapshotMeta *snapshot, GError *
           g_autofree char *path = storage_path (s, first->name);
           if (g_unlink (path) != 0)
             return storage_break (s, error, NULL, "cannot remove a segment");
-          s->log_bytes -= (guint64) first->size;
+          s->log_bytes -= (guint64) first->alloc;
           g_ptr_array_remove_index (s->segments, 0);
           s->dir_dirty = TRUE;
         }
@@ -929,6 +1129,7 @@ raft_storage_compact (RaftStorage *s, const RaftSnapshotMeta *snapshot, GError *
           return FALSE;
       s->last_index = snapshot->index;
     }
+  s->prealloc_hold = 0;
   return storage_sync_dir (s, error);
 }
 
@@ -1066,6 +1267,7 @@ void
 raft_storage_set_byte_limit (RaftStorage *s, guint64 limit)
 {
   s->opts.byte_limit = limit;
+  s->prealloc_hold = 0;
 }
 
 void

@@ -24,6 +24,11 @@ typedef struct {
   guint64 byte_limit;        /* test hook: the log files may hold at most this many
                                 bytes, a write past it is cut short and fails with
                                 G_FILE_ERROR_NOSPC as on a full disk; 0: no limit */
+  guint64 prealloc_step;     /* zero-fill the open segment up to this far ahead of the
+                                write position, so appends overwrite allocated, durable
+                                bytes (fdatasync then skips the journal); 0: 1 MiB */
+  gboolean no_prealloc;      /* grow the open segment with every append instead
+                                (benchmarks' baseline) */
 } RaftStorageOptions;
 
 /* What open found on disk. */
@@ -43,6 +48,9 @@ typedef struct {
   guint64 dir_fsyncs;          /* fsyncs of the directory */
   guint64 hard_state_saves;
   guint64 fsync_usec;          /* total time spent in segment fsyncs */
+  guint64 prealloc_bytes;      /* zero bytes written ahead of the write position */
+  guint64 prealloc_fsyncs;     /* fsyncs made off the append path (zero fills made
+                                  durable by raft_storage_prepare, segment closes) */
 } RaftStorageStats;
 
 void raft_storage_recovery_clear (RaftStorageRecovery *recovery);
@@ -54,9 +62,21 @@ RaftStorage *raft_storage_open (const char *dir, const RaftStorageOptions *optio
 void raft_storage_close (RaftStorage *storage);
 
 /* Appends @n entries (indexes must follow the last one), writes them with
- * one write and makes them durable with one fsync. */
+ * one write and makes them durable with one fsync. The write normally
+ * overwrites preallocated zeros; when it has to grow the file, zeros up to
+ * prealloc_step beyond it are written before that same fsync. */
 gboolean raft_storage_append (RaftStorage *storage, const RaftEntry *entries, guint n,
                               GError **error);
+/* Work that would otherwise fall on the next append, done ahead of it, one
+ * bounded step per call: closes a full open segment (cut to its last
+ * record, fsynced, renamed), creates the next one, zero-fills at most
+ * 256 KiB towards prealloc_step ahead of the write position and fsyncs
+ * that. The writer thread calls it while its queue is empty, until
+ * raft_storage_prepared(). Failing is not fatal (a full disk only means
+ * appends grow the file again); an append reports what really matters. */
+gboolean raft_storage_prepare (RaftStorage *storage, GError **error);
+/* TRUE when raft_storage_prepare has nothing left to do. */
+gboolean raft_storage_prepared (RaftStorage *storage);
 /* Removes entries with index >= @from_index (conflicting suffix). Refuses
  * to remove entries at or below the snapshot or the stored commit index. */
 gboolean raft_storage_truncate_suffix (RaftStorage *storage, guint64 from_index,

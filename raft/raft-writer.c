@@ -1,5 +1,6 @@
 /* raft-writer.c — the writer thread: an operation queue, merging of
- * appends (group commit), and reports posted to the creator's context. */
+ * appends (group commit), reports posted to the creator's context, and
+ * segment preparation while the queue is empty. */
 #include "config.h"
 #include "raft-writer.h"
 
@@ -180,12 +181,33 @@ writer_run (RaftWriter *w, GPtrArray *group, GError **error)
   return TRUE;
 }
 
+/* Between bursts, does the work the next append would otherwise wait for
+ * (closing a full segment, creating and zero-filling the next one), in
+ * bounded steps, stopping as soon as an operation is queued. Its errors
+ * are not reported: a later operation meets any that matter. The step
+ * limit only guards against a storage that never gets ready (e.g. a
+ * rename that keeps failing). */
+static void
+writer_prepare_if_idle (RaftWriter *w)
+{
+  for (guint step = 0; step < 64; step++)
+    {
+      g_mutex_lock (&w->lock);
+      gboolean idle = !w->hold && g_queue_is_empty (&w->ops);
+      g_mutex_unlock (&w->lock);
+      if (!idle || raft_storage_prepared (w->storage)
+          || !raft_storage_prepare (w->storage, NULL))
+        return;
+    }
+}
+
 static gpointer
 writer_thread (gpointer data)
 {
   RaftWriter *w = data;
   for (;;)
     {
+      writer_prepare_if_idle (w);
       GPtrArray *group = writer_take_group (w);
       Op *first = g_ptr_array_index (group, 0);
       Op *last = g_ptr_array_index (group, group->len - 1);

@@ -9,6 +9,7 @@
 
 #include "raft-types.h"
 #include "raft-storage.h"
+#include "raft-segment.h"
 #include "minka-compat.h"
 
 /* Removes @path and everything under it. */
@@ -169,4 +170,45 @@ util_exists (const char *dir, const char *name)
   gboolean ok = g_file_test (path, G_FILE_TEST_EXISTS);
   g_free (path);
   return ok;
+}
+
+static inline gsize
+util_file_size (const char *dir, const char *name)
+{
+  char *path = g_build_filename (dir, name, NULL);
+  GStatBuf st;
+  ck_assert_msg (g_stat (path, &st) == 0, "cannot stat %s", path);
+  g_free (path);
+  return (gsize) st.st_size;
+}
+
+/* Every closed segment in @dir holds exactly the records its name says
+ * and nothing after them (no zero tail). Returns how many there are. */
+static inline guint
+util_check_closed_segments (const char *dir)
+{
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  guint n = 0;
+  ck_assert_ptr_nonnull (d);
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      guint64 first, last;
+      gboolean is_open;
+      if (!raft_segment_name_parse (name, &first, &last, &is_open) || is_open)
+        continue;
+      gsize len = 0;
+      guint8 *data = util_read_file (dir, name, &len);
+      RaftSegmentScan scan;
+      raft_segment_scan (data, len, first, 0, NULL, &scan);
+      ck_assert_msg (!scan.damaged && !scan.zero_tail && scan.valid_end == len,
+                     "%s: %" G_GSIZE_FORMAT " bytes, records end at %" G_GSIZE_FORMAT,
+                     name, len, scan.valid_end);
+      ck_assert_uint_eq (scan.n_records, last - first + 1);
+      raft_segment_scan_clear (&scan);
+      g_free (data);
+      n++;
+    }
+  g_dir_close (d);
+  return n;
 }

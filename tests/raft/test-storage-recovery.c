@@ -1,7 +1,9 @@
 /* test-storage-recovery.c — recovery at open after crashes and damage:
- * the log cut at every byte offset of its last records, a bit flipped in
- * every byte (so every field) of them, corrupt closed segments, gaps,
- * garbage tails, and crash points around the hard-state write. */
+ * the log cut at every byte offset of its last records (with and without
+ * the preallocated zeros after them), a bit flipped in every byte (so every
+ * field) of them, crashes during zero fills and segment closes, corrupt
+ * closed segments, gaps, garbage tails, and crash points around the
+ * hard-state write. */
 #include "config.h"
 #include "storage-test-util.h"
 #include "raft-segment.h"
@@ -14,8 +16,9 @@
 typedef struct {
   char *dir;
   char *open_name;               /* the open segment's file name */
-  guint8 *pristine;              /* its bytes after the build */
+  guint8 *pristine;              /* its bytes after the build (records, then zeros) */
   gsize pristine_len;
+  gsize data_end;                /* end of its last record */
   RaftSegmentScan scan;          /* its records */
   guint64 last;                  /* last index */
 } Fixture;
@@ -43,6 +46,10 @@ fixture_build (Fixture *f, guint64 commit)
   ck_assert (raft_segment_name_parse (f->open_name, &first, &last, &is_open));
   raft_segment_scan (f->pristine, f->pristine_len, first, 0, NULL, &f->scan);
   ck_assert (!f->scan.damaged);
+  /* Preallocated: the records are followed by zeros. */
+  ck_assert (f->scan.zero_tail);
+  f->data_end = f->scan.valid_end;
+  ck_assert_uint_gt (f->pristine_len, f->data_end + 64);
   ck_assert_uint_ge (f->scan.n_records, 6);
   ck_assert_uint_eq (first + f->scan.n_records - 1, N_ENTRIES);
 }
@@ -63,7 +70,8 @@ record_offset (Fixture *f, guint i)
   return g_array_index (f->scan.offsets, gint64, i);
 }
 
-/* Opens and checks the log holds exactly 1..@want_last, intact. */
+/* Opens and checks the log holds exactly 1..@want_last, intact, and that
+ * a repair was reported exactly when @want_repair. */
 static void
 expect_recovered (Fixture *f, guint64 want_last, gboolean want_repair)
 {
@@ -75,6 +83,9 @@ expect_recovered (Fixture *f, guint64 want_last, gboolean want_repair)
   util_check_entry (&g_array_index (rec.entries, RaftEntry, want_last - 1), want_last, 1, SMALL);
   if (want_repair)
     ck_assert_uint_ge (rec.repairs->len, 1);
+  else
+    ck_assert_msg (rec.repairs->len == 0, "unexpected repair: %s",
+                   (char *) g_ptr_array_index (rec.repairs, 0));
   raft_storage_recovery_clear (&rec);
   raft_storage_close (s);
   /* A second open finds nothing left to repair. */
@@ -85,28 +96,49 @@ expect_recovered (Fixture *f, guint64 want_last, gboolean want_repair)
   raft_storage_close (s);
 }
 
-START_TEST (test_truncate_every_offset)
+/* A crash during an append: the records cut at every byte offset, the
+ * file ending there (an append that grew the file) or followed by the
+ * preallocated zeros (an append over them). A cut at a record boundary is
+ * a clean end (the zeros are kept for the next append); anything else is
+ * a torn record, cut off with the zeros after it. */
+static void
+truncate_every_offset (gboolean zeros_after)
 {
   Fixture f;
   fixture_build (&f, 50);
   guint n = (guint) f.scan.n_records;
   guint64 first = f.last - n + 1;
   guint from_rec = n - 5;
-  for (gsize cut = (gsize) record_offset (&f, from_rec); cut < f.pristine_len; cut++)
+  guint8 *copy = g_malloc0 (f.pristine_len);
+  for (gsize cut = (gsize) record_offset (&f, from_rec); cut <= f.data_end; cut++)
     {
-      util_write_file (f.dir, f.open_name, f.pristine, cut);
+      gsize file_len = zeros_after ? f.pristine_len : cut;
+      memset (copy, 0, f.pristine_len);
+      memcpy (copy, f.pristine, cut);
+      util_write_file (f.dir, f.open_name, copy, file_len);
       guint complete = 0;
-      while (complete < n && (complete + 1 == n ? f.pristine_len
+      while (complete < n && (complete + 1 == n ? f.data_end
                               : (gsize) record_offset (&f, complete + 1)) <= cut)
         complete++;
       guint64 want = first + complete - 1;
-      gboolean torn = cut != (gsize) record_offset (&f, complete == n ? n - 1 : complete);
+      gsize boundary = complete == n ? f.data_end : (gsize) record_offset (&f, complete);
+      gboolean torn = cut != boundary;
       expect_recovered (&f, want, torn);
-      gsize len = 0;
-      g_free (util_read_file (f.dir, f.open_name, &len));
-      ck_assert_uint_eq (len, complete == n ? f.pristine_len : (gsize) record_offset (&f, complete));
+      ck_assert_uint_eq (util_file_size (f.dir, f.open_name), torn ? boundary : file_len);
     }
+  g_free (copy);
   fixture_clear (&f);
+}
+
+START_TEST (test_truncate_every_offset)
+{
+  truncate_every_offset (FALSE);
+}
+END_TEST
+
+START_TEST (test_torn_record_then_zeros)
+{
+  truncate_every_offset (TRUE);
 }
 END_TEST
 
@@ -120,7 +152,7 @@ START_TEST (test_flip_every_field)
   for (guint r = n - 3; r < n; r++)
     {
       gsize start = (gsize) record_offset (&f, r);
-      gsize end = r + 1 < n ? (gsize) record_offset (&f, r + 1) : f.pristine_len;
+      gsize end = r + 1 < n ? (gsize) record_offset (&f, r + 1) : f.data_end;
       for (gsize byte = start; byte < end; byte++)
         for (int bit = 0; bit < 8; bit += (byte - start < RAFT_SEGMENT_HEADER_SIZE) ? 1 : 3)
           {
@@ -139,14 +171,22 @@ START_TEST (test_garbage_tail)
 {
   Fixture f;
   fixture_build (&f, 50);
-  guint8 *copy = g_malloc0 (f.pristine_len + 4096);
-  memcpy (copy, f.pristine, f.pristine_len);
-  util_write_file (f.dir, f.open_name, copy, f.pristine_len + 4096);   /* zeros */
-  expect_recovered (&f, N_ENTRIES, TRUE);
+  guint8 *copy = g_malloc0 (f.data_end + 4096);
+  memcpy (copy, f.pristine, f.data_end);
+  util_write_file (f.dir, f.open_name, copy, f.data_end + 4096);   /* zeros: clean */
+  expect_recovered (&f, N_ENTRIES, FALSE);
+  ck_assert_uint_eq (util_file_size (f.dir, f.open_name), f.data_end + 4096);
   for (gsize i = 0; i < 4096; i++)
-    copy[f.pristine_len + i] = (guint8) (i * 37 + 11);
-  util_write_file (f.dir, f.open_name, copy, f.pristine_len + 4096);   /* junk */
+    copy[f.data_end + i] = (guint8) (i * 37 + 11);
+  util_write_file (f.dir, f.open_name, copy, f.data_end + 4096);   /* junk */
   expect_recovered (&f, N_ENTRIES, TRUE);
+  ck_assert_uint_eq (util_file_size (f.dir, f.open_name), f.data_end);
+  /* Zeros with one stray byte far behind them are not a clean end. */
+  memset (copy + f.data_end, 0, 4096);
+  copy[f.data_end + 4000] = 1;
+  util_write_file (f.dir, f.open_name, copy, f.data_end + 4096);
+  expect_recovered (&f, N_ENTRIES, TRUE);
+  ck_assert_uint_eq (util_file_size (f.dir, f.open_name), f.data_end);
   g_free (copy);
   fixture_clear (&f);
 }
@@ -171,6 +211,61 @@ START_TEST (test_torn_tail_below_commit_is_data_loss)
   g_autofree guint8 *after = util_read_file (f.dir, f.open_name, &len);
   ck_assert_uint_eq (len, cut);
   ck_assert_int_eq (memcmp (after, f.pristine, cut), 0);
+  fixture_clear (&f);
+}
+END_TEST
+
+/* Appends @n entries after @last in a fresh open, checks them and that a
+ * second open finds nothing to repair. */
+static void
+append_after_recovery (Fixture *f, guint64 last, guint n)
+{
+  RaftStorageOptions opts = { .segment_size = SEG_SIZE, .no_sync = TRUE };
+  RaftStorageRecovery rec;
+  RaftStorage *s = util_open (f->dir, &opts, NULL);
+  ck_assert_uint_eq (raft_storage_last_index (s), last);
+  util_append_range (s, last + 1, last + n, 2, 1, SMALL);
+  raft_storage_close (s);
+  s = util_open (f->dir, &opts, &rec);
+  ck_assert_uint_eq (rec.repairs->len, 0);
+  ck_assert_uint_eq (rec.entries->len, last + n);
+  for (guint64 i = 1; i <= last + n; i++)
+    util_check_entry (&g_array_index (rec.entries, RaftEntry, i - 1), i, i > last ? 2 : 1, SMALL);
+  raft_storage_recovery_clear (&rec);
+  raft_storage_close (s);
+  util_check_closed_segments (f->dir);
+}
+
+/* A crash during or right after a zero fill: the records followed by any
+ * number of zeros (the fill's writes reached the disk in part, or the
+ * whole fill and its fsync did). A clean end; appends overwrite the zeros. */
+START_TEST (test_zero_fill_crash_points)
+{
+  static const gsize tails[] = { 0, 1, 7, 31, 32, 33, 100, 511, 4096, 65536 };
+  Fixture f;
+  fixture_build (&f, 50);
+  guint8 *copy = g_malloc0 (f.data_end + 65536);
+  memcpy (copy, f.pristine, f.data_end);
+  for (guint t = 0; t < G_N_ELEMENTS (tails); t++)
+    {
+      util_write_file (f.dir, f.open_name, copy, f.data_end + tails[t]);
+      expect_recovered (&f, N_ENTRIES, FALSE);
+      ck_assert_uint_eq (util_file_size (f.dir, f.open_name), f.data_end + tails[t]);
+    }
+  /* With room left (the zeros the fixture's storage wrote), the next
+   * append lands at the end of the last record, inside the zeros. */
+  util_write_file (f.dir, f.open_name, f.pristine, f.pristine_len);
+  append_after_recovery (&f, N_ENTRIES, 1);
+  ck_assert_uint_eq (util_file_size (f.dir, f.open_name), f.pristine_len);
+  gsize len = 0;
+  g_autofree guint8 *after = util_read_file (f.dir, f.open_name, &len);
+  ck_assert_int_eq (memcmp (after, f.pristine, f.data_end), 0);
+  RaftEntry e = { 0 };
+  gsize size = 0;
+  ck_assert (raft_segment_record_decode (after + f.data_end, len - f.data_end, &e, &size));
+  ck_assert_uint_eq (e.index, N_ENTRIES + 1);
+  raft_entry_clear (&e);
+  g_free (copy);
   fixture_clear (&f);
 }
 END_TEST
@@ -221,6 +316,101 @@ damage_record (const char *dir, const char *name, guint record, gsize *offset_ou
   g_free (data);
   *offset_out = off;
 }
+
+/* Name of the newest closed segment and its range. */
+static char *
+last_closed_segment (const char *dir, guint64 *first, guint64 *last)
+{
+  char *name = util_find_file (dir, "seg-", ".log");
+  gboolean is_open;
+  ck_assert_ptr_nonnull (name);
+  ck_assert (raft_segment_name_parse (name, first, last, &is_open));
+  return name;
+}
+
+static void
+remove_file (const char *dir, const char *name)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  ck_assert_int_eq (g_unlink (path), 0);
+}
+
+/* Closing a full segment is: cut the zero tail, fsync, rename; a crash
+ * may hit between any two. The fixture's open segment is dropped (its
+ * entries are uncommitted) so its closed predecessor plays the full one. */
+START_TEST (test_close_crash_points)
+{
+  Fixture f;
+  fixture_build (&f, 3);
+  guint64 first, last;
+  g_autofree char *closed = last_closed_segment (f.dir, &first, &last);
+  g_autofree char *opened = raft_segment_name_open (first);
+  gsize len = 0;
+  g_autofree guint8 *records = util_read_file (f.dir, closed, &len);
+  guint8 *zeros = g_malloc0 (len + 300);
+  memcpy (zeros, records, len);
+  remove_file (f.dir, f.open_name);
+  remove_file (f.dir, closed);
+  RaftStorageRecovery rec;
+
+  /* Before the cut: still open, with its zeros. Nothing to repair. */
+  util_write_file (f.dir, opened, zeros, len + 300);
+  RaftStorage *s = util_open (f.dir, NULL, &rec);
+  ck_assert_uint_eq (rec.repairs->len, 0);
+  ck_assert_uint_eq (raft_storage_last_index (s), last);
+  raft_storage_recovery_clear (&rec);
+  raft_storage_close (s);
+  ck_assert_uint_eq (util_file_size (f.dir, opened), len + 300);
+
+  /* After the cut, before the rename: exactly sized and still open. */
+  util_write_file (f.dir, opened, records, len);
+  s = util_open (f.dir, NULL, &rec);
+  ck_assert_uint_eq (rec.repairs->len, 0);
+  raft_storage_recovery_clear (&rec);
+  raft_storage_close (s);
+
+  /* The rename reached the disk but the cut did not (a file system that
+   * does not order them): every record checks, only the zeros go. */
+  remove_file (f.dir, opened);
+  util_write_file (f.dir, closed, zeros, len + 300);
+  s = util_open (f.dir, NULL, &rec);
+  ck_assert_uint_eq (rec.repairs->len, 1);
+  ck_assert_msg (strstr (g_ptr_array_index (rec.repairs, 0), "zero bytes"), "%s",
+                 (char *) g_ptr_array_index (rec.repairs, 0));
+  ck_assert_uint_eq (raft_storage_last_index (s), last);
+  raft_storage_recovery_clear (&rec);
+  raft_storage_close (s);
+  ck_assert_uint_eq (util_file_size (f.dir, closed), len);
+
+  /* After the rename, the next segment created and filled, before any
+   * record reached it: it is dropped without a word. */
+  g_autofree char *next = raft_segment_name_open (last + 1);
+  util_write_file (f.dir, next, zeros + len, 300);
+  s = util_open (f.dir, NULL, &rec);
+  ck_assert_uint_eq (rec.repairs->len, 0);
+  ck_assert_uint_eq (raft_storage_last_index (s), last);
+  raft_storage_recovery_clear (&rec);
+  raft_storage_close (s);
+  ck_assert (!util_exists (f.dir, next));
+
+  /* Two open segments (not produced by this code): the older one is cut
+   * and closed, the empty newer one dropped. */
+  remove_file (f.dir, closed);
+  util_write_file (f.dir, opened, zeros, len + 300);
+  util_write_file (f.dir, next, zeros + len, 300);
+  s = util_open (f.dir, NULL, &rec);
+  ck_assert_uint_eq (raft_storage_last_index (s), last);
+  raft_storage_recovery_clear (&rec);
+  raft_storage_close (s);
+  ck_assert (util_exists (f.dir, closed) && !util_exists (f.dir, opened));
+  util_check_closed_segments (f.dir);
+
+  append_after_recovery (&f, last, 40);
+  ck_assert_uint_ge (util_check_closed_segments (f.dir), 4);
+  g_free (zeros);
+  fixture_clear (&f);
+}
+END_TEST
 
 START_TEST (test_corrupt_closed_segment_committed)
 {
@@ -422,6 +612,9 @@ recovery_suite (void)
   TCase *tc = tcase_create ("log");
   tcase_set_timeout (tc, 600);
   tcase_add_test (tc, test_truncate_every_offset);
+  tcase_add_test (tc, test_torn_record_then_zeros);
+  tcase_add_test (tc, test_zero_fill_crash_points);
+  tcase_add_test (tc, test_close_crash_points);
   tcase_add_test (tc, test_flip_every_field);
   tcase_add_test (tc, test_garbage_tail);
   tcase_add_test (tc, test_torn_tail_below_commit_is_data_loss);

@@ -1,7 +1,9 @@
 /* test-storage.c — the Raft log store in normal use: append/read/reopen
  * across many segments, suffix truncation then append, compaction behind a
- * snapshot, hard state, a simulated full disk, and the writer thread
- * (ordering, group commit, error reports). */
+ * snapshot, hard state, a simulated full disk, preallocation of the open
+ * segment (appends overwrite zeros, closed segments are exactly sized,
+ * reopen-and-append cycles, a full disk while filling), and the writer
+ * thread (ordering, group commit, error reports). */
 #include "config.h"
 #include "storage-test-util.h"
 #include "raft-snapshot-file.h"
@@ -299,6 +301,7 @@ START_TEST (test_full_disk)
   durable = fill_disk (s, durable + 1);
   raft_storage_close (s);
 
+  util_check_closed_segments (dir);
   RaftStorageOptions plain = { .segment_size = 4096 };
   s = util_open (dir, &plain, &rec);
   ck_assert_uint_eq (rec.repairs->len, 0);
@@ -561,11 +564,299 @@ START_TEST (test_writer_stream)
   ck_assert_uint_le (stats.storage.appends, total);
   ck_assert_uint_eq (stats.ops_done, stats.ops_submitted);
   raft_writer_free (w);
+  ck_assert_uint_ge (util_check_closed_segments (dir), 5);
   RaftStorageRecovery rec;
   RaftStorage *s = util_open (dir, &opts, &rec);
+  ck_assert_uint_eq (rec.repairs->len, 0);
   ck_assert_uint_eq (rec.entries->len, total);
   for (guint i = 0; i < total; i++)
     util_check_entry (&g_array_index (rec.entries, RaftEntry, i), i + 1, 1 + (i + 1) / 100, MAXLEN);
+  raft_storage_recovery_clear (&rec);
+  raft_storage_close (s);
+  g_main_context_pop_thread_default (ctx);
+  g_main_context_unref (ctx);
+  util_rm_rf (dir);
+  g_free (dir);
+}
+END_TEST
+
+static char *
+open_segment_name (const char *dir)
+{
+  char *name = util_find_file (dir, "open-", ".log");
+  ck_assert_ptr_nonnull (name);
+  return name;
+}
+
+/* Synchronous appends: the first grows the file and zero-fills a step
+ * behind it in the same fsync; the next ones overwrite the zeros, so the
+ * file length only moves once per step. */
+START_TEST (test_prealloc_overwrites)
+{
+  char *dir = util_tmpdir ();
+  RaftStorageOptions opts = { .segment_size = 64 * 1024, .prealloc_step = 16 * 1024 };
+  RaftStorage *s = util_open (dir, &opts, NULL);
+  util_append_range (s, 1, 1, 1, 1, MAXLEN);
+  g_autofree char *name = open_segment_name (dir);
+  gsize len = util_file_size (dir, name);
+  ck_assert_uint_gt (len, 16 * 1024);
+  RaftStorageStats st = raft_storage_get_stats (s);
+  ck_assert_uint_eq (st.prealloc_bytes, len - st.bytes);
+  ck_assert_uint_eq (st.fsyncs, 1);
+  guint64 next = 2, steps = 0;
+  while (raft_storage_n_segments (s) == 1)
+    {
+      util_append_range (s, next, next, 1, 1, MAXLEN);
+      next++;
+      if (!util_exists (dir, name))
+        break;
+      gsize now = util_file_size (dir, name);
+      if (now != len)
+        {
+          ck_assert_uint_gt (now, len);
+          steps++;
+          len = now;
+        }
+    }
+  /* 64 KiB of records in ~16 KiB steps; each append one fsync. */
+  ck_assert_uint_ge (steps, 2);
+  ck_assert_uint_le (steps, 5);
+  st = raft_storage_get_stats (s);
+  ck_assert_uint_eq (st.fsyncs, st.appends);
+  ck_assert_uint_eq (st.prealloc_fsyncs, 1);   /* the close: cut, then fsync */
+  util_append_range (s, next, next + 100, 1, 3, MAXLEN);
+  ck_assert_uint_ge (util_check_closed_segments (dir), 1);
+  raft_storage_close (s);
+  RaftStorageRecovery rec;
+  s = util_open (dir, &opts, &rec);
+  ck_assert_uint_eq (rec.repairs->len, 0);
+  ck_assert_uint_eq (rec.entries->len, next + 100);
+  raft_storage_recovery_clear (&rec);
+  check_log (s, 1, next + 100, term_one);
+  raft_storage_close (s);
+  util_rm_rf (dir);
+  g_free (dir);
+}
+END_TEST
+
+/* What the writer does between bursts: prepare closes full segments,
+ * creates the next and fills ahead, so appends never change a file's
+ * length; every closed segment ends at its last record. */
+START_TEST (test_prepare_ahead)
+{
+  char *dir = util_tmpdir ();
+  RaftStorageOptions opts = { .segment_size = 8192, .prealloc_step = 2048 };
+  GError *error = NULL;
+  RaftStorage *s = util_open (dir, &opts, NULL);
+  ck_assert (raft_storage_prepare (s, &error));
+  ck_assert_uint_eq (raft_storage_n_segments (s), 1);   /* created, empty */
+  for (guint64 i = 1; i <= 400; i++)
+    {
+      ck_assert (raft_storage_prepare (s, &error));
+      g_autofree char *name = open_segment_name (dir);
+      gsize before = util_file_size (dir, name);
+      util_append_range (s, i, i, 1, 1, MAXLEN);
+      if (util_exists (dir, name))   /* not closed by this append */
+        ck_assert_uint_eq (util_file_size (dir, name), before);
+    }
+  RaftStorageStats st = raft_storage_get_stats (s);
+  ck_assert_uint_eq (st.fsyncs, 400);
+  ck_assert_uint_gt (st.prealloc_fsyncs, 4);
+  /* Prepared in bounded steps, then there is nothing left to do. */
+  for (guint i = 0; !raft_storage_prepared (s); i++)
+    {
+      ck_assert_uint_lt (i, 4);
+      ck_assert (raft_storage_prepare (s, &error));
+    }
+  st = raft_storage_get_stats (s);
+  ck_assert (raft_storage_prepare (s, &error));
+  ck_assert_uint_eq (raft_storage_get_stats (s).prealloc_fsyncs, st.prealloc_fsyncs);
+  ck_assert_uint_eq (raft_storage_get_stats (s).prealloc_bytes, st.prealloc_bytes);
+  ck_assert_uint_ge (util_check_closed_segments (dir), 3);
+  raft_storage_close (s);
+  RaftStorageRecovery rec;
+  s = util_open (dir, &opts, &rec);
+  ck_assert_uint_eq (rec.repairs->len, 0);
+  ck_assert_uint_eq (rec.entries->len, 400);
+  raft_storage_recovery_clear (&rec);
+  check_log (s, 1, 400, term_one);
+  raft_storage_close (s);
+  util_rm_rf (dir);
+  g_free (dir);
+}
+END_TEST
+
+/* Without preallocation files grow with each append, as they used to. */
+START_TEST (test_no_prealloc)
+{
+  char *dir = util_tmpdir ();
+  RaftStorageOptions opts = { .segment_size = 4096, .no_prealloc = TRUE };
+  RaftStorage *s = util_open (dir, &opts, NULL);
+  util_append_range (s, 1, 200, 1, 3, MAXLEN);
+  ck_assert (raft_storage_prepare (s, NULL));
+  ck_assert_uint_eq (raft_storage_get_stats (s).prealloc_bytes, 0);
+  g_autofree char *name = open_segment_name (dir);
+  gsize len = 0;
+  g_autofree guint8 *data = util_read_file (dir, name, &len);
+  RaftSegmentScan scan;
+  guint64 first, last;
+  gboolean is_open;
+  ck_assert (raft_segment_name_parse (name, &first, &last, &is_open));
+  raft_segment_scan (data, len, first, 0, NULL, &scan);
+  ck_assert (!scan.zero_tail && !scan.damaged);
+  ck_assert_uint_eq (scan.valid_end, len);
+  raft_segment_scan_clear (&scan);
+  util_check_closed_segments (dir);
+  raft_storage_close (s);
+  util_rm_rf (dir);
+  g_free (dir);
+}
+END_TEST
+
+/* Open, append a seeded mix of batches (sometimes preparing ahead,
+ * sometimes truncating a suffix), close; again and again. Every reopen
+ * finds nothing to repair and exactly the log written. */
+START_TEST (test_reopen_append_cycles)
+{
+  char *dir = util_tmpdir ();
+  RaftStorageOptions opts = { .segment_size = 3000, .prealloc_step = 1000 };
+  GRand *rand = g_rand_new_with_seed (42);
+  guint64 last = 0;
+  for (guint cycle = 0; cycle < 40; cycle++)
+    {
+      RaftStorageRecovery rec;
+      GError *error = NULL;
+      RaftStorage *s = util_open (dir, &opts, &rec);
+      ck_assert_uint_eq (rec.repairs->len, 0);
+      ck_assert_uint_eq (rec.entries->len, last);
+      for (guint i = 0; i < rec.entries->len; i++)
+        util_check_entry (&g_array_index (rec.entries, RaftEntry, i), i + 1, 1, MAXLEN);
+      raft_storage_recovery_clear (&rec);
+      guint batches = (guint) g_rand_int_range (rand, 0, 6);
+      for (guint b = 0; b < batches; b++)
+        {
+          guint n = (guint) g_rand_int_range (rand, 1, 12);
+          util_append_range (s, last + 1, last + n, 1, n, MAXLEN);
+          last += n;
+          if (g_rand_boolean (rand))
+            ck_assert (raft_storage_prepare (s, &error));
+        }
+      if (last > 10 && g_rand_int_range (rand, 0, 4) == 0)
+        {
+          last -= (guint64) g_rand_int_range (rand, 1, 8);
+          ck_assert (raft_storage_truncate_suffix (s, last + 1, &error));
+        }
+      raft_storage_close (s);
+      util_check_closed_segments (dir);
+    }
+  ck_assert_uint_gt (last, 100);
+  ck_assert_uint_ge (util_check_closed_segments (dir), 5);
+  g_rand_free (rand);
+  util_rm_rf (dir);
+  g_free (dir);
+}
+END_TEST
+
+/* A full disk while filling ahead costs nothing but the zeros: appends
+ * that fit still succeed (growing the file), NO_SPACE comes only when a
+ * record cannot be stored, and nothing is lost. */
+START_TEST (test_full_disk_while_preallocating)
+{
+  char *dir = util_tmpdir ();
+  RaftStorageOptions opts = { .segment_size = 64 * 1024, .prealloc_step = 16 * 1024,
+                              .byte_limit = 3000 };
+  GError *error = NULL;
+  RaftStorage *s = util_open (dir, &opts, NULL);
+  util_append_range (s, 1, 4, 1, 4, MAXLEN);   /* its fill did not fit */
+  g_autofree char *name = open_segment_name (dir);
+  RaftStorageStats st = raft_storage_get_stats (s);
+  ck_assert_uint_eq (st.prealloc_bytes, 0);
+  ck_assert_uint_eq (util_file_size (dir, name), st.bytes);
+  /* Right after a failed fill, no new attempt until a step was written. */
+  ck_assert (raft_storage_prepare (s, &error));
+  ck_assert_uint_eq (util_file_size (dir, name), st.bytes);
+  raft_storage_set_byte_limit (s, 3000);   /* retry now */
+  ck_assert (!raft_storage_prepare (s, &error));
+  ck_assert (g_error_matches (error, RAFT_ERROR, RAFT_ERROR_NO_SPACE));
+  g_clear_error (&error);
+  ck_assert_uint_eq (util_file_size (dir, name), st.bytes);
+  guint64 durable = fill_disk (s, 5);
+  ck_assert_uint_gt (durable, 20);
+  ck_assert_uint_le (util_file_size (dir, name), 3000);
+  check_log (s, 1, durable, term_one);
+  /* Space again: the next prepare fills ahead, appends overwrite. */
+  raft_storage_set_byte_limit (s, 0);
+  for (guint i = 0; !raft_storage_prepared (s); i++)
+    {
+      ck_assert_uint_lt (i, 10);
+      ck_assert (raft_storage_prepare (s, &error));
+    }
+  gsize len = util_file_size (dir, name);
+  ck_assert_uint_eq (len, raft_storage_get_stats (s).bytes + 16 * 1024);
+  util_append_range (s, durable + 1, durable + 10, 1, 2, MAXLEN);
+  ck_assert_uint_eq (util_file_size (dir, name), len);
+  durable += 10;
+  /* Full exactly when the zeros run out: appends inside them still work. */
+  raft_storage_set_byte_limit (s, len);
+  durable = fill_disk (s, durable + 1);
+  ck_assert_uint_ge (util_file_size (dir, name), len - 4 * (MAXLEN + 32));
+  raft_storage_close (s);
+
+  RaftStorageRecovery rec;
+  s = util_open (dir, NULL, &rec);
+  ck_assert_uint_eq (rec.repairs->len, 0);
+  ck_assert_uint_eq (rec.entries->len, durable);
+  raft_storage_recovery_clear (&rec);
+  check_log (s, 1, durable, term_one);
+  raft_storage_close (s);
+  util_rm_rf (dir);
+  g_free (dir);
+}
+END_TEST
+
+/* Once its queue is empty the writer closes the full segment and prepares
+ * the next one (created, zero-filled a step ahead, all fsynced). Waits for
+ * that state (it comes as soon as the thread is idle), no timing assumed. */
+START_TEST (test_writer_prepares_when_idle)
+{
+  char *dir = util_tmpdir ();
+  GMainContext *ctx = g_main_context_new ();
+  g_main_context_push_thread_default (ctx);
+  RaftStorageOptions opts = { .segment_size = 4096, .prealloc_step = 4096 };
+  RaftWriter *w = raft_writer_new (util_open (dir, &opts, NULL), NULL, NULL);
+  RaftEntry es[60];
+  for (guint i = 0; i < 60; i++)
+    es[i] = util_entry (i + 1, 1, MAXLEN);
+  raft_writer_append (w, es, 60);   /* one group, past segment_size */
+  for (guint i = 0; i < 60; i++)
+    raft_entry_clear (&es[i]);
+  raft_writer_flush (w);
+  g_autofree char *next = raft_segment_name_open (61);
+  for (guint i = 0; !(util_exists (dir, next) && util_file_size (dir, next) == 4096); i++)
+    {
+      ck_assert_msg (i < 2000, "the writer did not prepare the next segment");
+      g_usleep (10 * 1000);
+    }
+  ck_assert (util_exists (dir, "seg-00000000000000000001-00000000000000000060.log"));
+  ck_assert_uint_eq (util_check_closed_segments (dir), 1);
+  RaftEntry e = util_entry (61, 1, MAXLEN);
+  raft_writer_append (w, &e, 1);
+  raft_entry_clear (&e);
+  raft_writer_flush (w);
+  raft_writer_free (w);
+  /* It overwrote the zeros at the start; once idle again the writer may
+   * have filled the last 512 bytes allowed past segment_size. */
+  gsize len = 0;
+  g_autofree guint8 *data = util_read_file (dir, next, &len);
+  ck_assert (len == 4096 || len == 4096 + 512);
+  RaftEntry got = { 0 };
+  ck_assert (raft_segment_record_decode (data, len, &got, NULL));
+  ck_assert_uint_eq (got.index, 61);
+  raft_entry_clear (&got);
+  RaftStorageRecovery rec;
+  RaftStorage *s = util_open (dir, &opts, &rec);
+  ck_assert_uint_eq (rec.repairs->len, 0);
+  ck_assert_uint_eq (rec.entries->len, 61);
   raft_storage_recovery_clear (&rec);
   raft_storage_close (s);
   g_main_context_pop_thread_default (ctx);
@@ -588,12 +879,18 @@ storage_suite (void)
   tcase_add_test (tc, test_hard_state_round_trip);
   tcase_add_test (tc, test_full_disk);
   tcase_add_test (tc, test_failed_fsync_breaks_until_reopen);
+  tcase_add_test (tc, test_prealloc_overwrites);
+  tcase_add_test (tc, test_prepare_ahead);
+  tcase_add_test (tc, test_no_prealloc);
+  tcase_add_test (tc, test_reopen_append_cycles);
+  tcase_add_test (tc, test_full_disk_while_preallocating);
   suite_add_tcase (s, tc);
   TCase *tw = tcase_create ("writer");
   tcase_set_timeout (tw, 300);
   tcase_add_test (tw, test_writer_group_commit_and_order);
   tcase_add_test (tw, test_writer_free_drains_queue);
   tcase_add_test (tw, test_writer_stream);
+  tcase_add_test (tw, test_writer_prepares_when_idle);
   suite_add_tcase (s, tw);
   return s;
 }
