@@ -298,6 +298,99 @@ START_TEST (test_body_limit_and_small_limits)
 }
 END_TEST
 
+/* What json-glib alone makes of a header line: the object, or NULL when it
+ * is not a JSON object with a non-empty "type" string and a valid "body". */
+static JsonNode *
+reference_parse (const char *line)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, line, -1, NULL))
+    return NULL;
+  JsonNode *root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return NULL;
+  JsonNode *type = json_object_get_member (json_node_get_object (root), "type");
+  if (type == NULL || json_node_get_value_type (type) != G_TYPE_STRING
+      || json_node_get_string (type)[0] == '\0')
+    return NULL;
+  JsonNode *body = json_object_get_member (json_node_get_object (root), "body");
+  if (body != NULL && (json_node_get_value_type (body) != G_TYPE_INT64
+                       || json_node_get_int (body) < 0))
+    return NULL;
+  return json_node_copy (root);
+}
+
+/* The flat-header fast path must accept exactly what json-glib accepts and
+ * give the same members. */
+static void
+assert_same_as_json_glib (const char *line)
+{
+  gsize body_len = 0;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) ours = minka_frame_parse_header (line, strlen (line), G_MAXSIZE,
+                                                          &body_len, &error);
+  g_autoptr (JsonNode) want = reference_parse (line);
+  if (want == NULL)
+    {
+      ck_assert_msg (ours == NULL, "accepted what json-glib rejects: %s", line);
+      return;
+    }
+  ck_assert_msg (ours != NULL, "rejected %s: %s", line, error ? error->message : "");
+  g_autoptr (JsonNode) got = json_node_init_object (json_node_alloc (), ours);
+  ck_assert_msg (json_node_equal (got, want), "different members for %s", line);
+}
+
+START_TEST (test_flat_headers_match_json_glib)
+{
+  static const char *const lines[] = {
+    "{\"type\":\"RAFT\",\"body\":412}",
+    " { \"type\" : \"A\" , \"n\" : -17 , \"ok\":true,\"no\":false,\"x\":null } ",
+    "{\"type\":\"A\",\"max\":9223372036854775807,\"min\":-9223372036854775808}",
+    "{\"type\":\"A\",\"big\":9223372036854775808}",
+    "{\"type\":\"A\",\"huge\":123456789012345678901234567890}",
+    "{\"type\":\"A\",\"zero\":0,\"negzero\":-0}",
+    "{\"type\":\"A\",\"lead\":012}",
+    "{\"type\":\"A\",\"frac\":1.5,\"exp\":1e3}",
+    "{\"type\":\"A\",\"s\":\"ñandú 数据 🐈\"}",
+    "{\"type\":\"A\",\"esc\":\"a\\\"b\\\\c\\u00e9\\n\"}",
+    "{\"type\":\"A\",\"dup\":1,\"dup\":2}",
+    "{\"type\":\"A\",\"nested\":{\"a\":[1,2,{\"b\":null}]}}",
+    "{\"type\":\"A\",\"arr\":[]}",
+    "{\"type\":\"A\",}",
+    "{\"type\":\"A\" \"b\":1}",
+    "{\"type\":\"A\",\"b\":}",
+    "{\"type\":\"A\",\"b\":tru}",
+    "{\"type\":\"A\",\"b\":-}",
+    "{\"type\":\"A\",\"b\":\"unterminated}",
+    "{\"type\":7}",
+    "{\"body\":1}",
+    "{}",
+    "{\"type\":\"\"}",
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (lines); i++)
+    assert_same_as_json_glib (lines[i]);
+
+  /* Random flat-looking headers built from valid and invalid pieces. */
+  static const char *const values[] = { "1", "-1", "0", "00", "1.0", "\"v\"", "\"\"", "true",
+                                        "false", "null", "nul", "\"a\\tb\"", "[1]", "{}",
+                                        "99999999999999999999", "-9223372036854775809" };
+  static const char *const names[] = { "type", "body", "id", "name", "x" };
+  GRand *rand = g_rand_new_with_seed (2026);
+  for (guint round = 0; round < 3000; round++)
+    {
+      g_autoptr (GString) line = g_string_new ("{\"type\":\"T\"");
+      guint n = g_rand_int_range (rand, 0, 5);
+      for (guint k = 0; k < n; k++)
+        g_string_append_printf (line, ",%s\"%s\":%s", g_rand_int_range (rand, 0, 8) ? "" : " ",
+                                names[g_rand_int_range (rand, 0, G_N_ELEMENTS (names))],
+                                values[g_rand_int_range (rand, 0, G_N_ELEMENTS (values))]);
+      g_string_append (line, g_rand_int_range (rand, 0, 10) ? "}" : "} ");
+      assert_same_as_json_glib (line->str);
+    }
+  g_rand_free (rand);
+}
+END_TEST
+
 START_TEST (test_encode_errors)
 {
   GError *error = NULL;
@@ -692,6 +785,7 @@ frame_suite (void)
   Suite *s = suite_create ("frame");
   TCase *codec = tcase_create ("codec");
   tcase_add_test (codec, test_round_trip);
+  tcase_add_test (codec, test_flat_headers_match_json_glib);
   tcase_add_test (codec, test_every_split);
   tcase_add_loop_test (codec, test_reject, 0, G_N_ELEMENTS (bad_cases));
   tcase_add_test (codec, test_deep_nesting);
