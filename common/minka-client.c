@@ -11,6 +11,9 @@
  *    exponential delay, until the deadline.
  *  - the write queue: writes of one client (one session) run one at a time
  *    so their "seq" numbers reach the leader in order.
+ * Uploads of at most MINKA_CLIENT_ONE_FRAME_MAX bytes go as one PUT_BEGIN
+ * frame with the content and its SHA-256; larger ones as PUT_BEGIN,
+ * PUT_DATA… and PUT_END.
  * Requests and replies are those of docs/requests.md. */
 #include "config.h"
 
@@ -18,6 +21,7 @@
 
 #include "minka-auth.h"
 #include "minka-frame.h"
+#include "minka-sha256.h"
 
 #include <string.h>
 #include <gio/gnetworking.h>   /* GLib's portable TCP_NODELAY */
@@ -231,6 +235,8 @@ struct _Op {
   GFile *src;
   JsonNode *upload;
   gboolean reading;            /* a chunk read is in flight */
+  GBytes *small;               /* one-frame upload: the whole content, once read */
+  char *small_sha;             /* and its SHA-256 */
 
   /* GET */
   GOutputStream *out;
@@ -561,6 +567,8 @@ op_unref (Op *op)
   g_clear_object (&op->in);
   g_clear_object (&op->src);
   g_clear_pointer (&op->upload, json_node_unref);
+  g_clear_pointer (&op->small, g_bytes_unref);
+  g_free (op->small_sha);
   g_clear_object (&op->out);
   g_clear_object (&op->dest);
   g_clear_object (&op->tmp);
@@ -890,9 +898,12 @@ client_write_next (MinkaClient *client)
     }
 }
 
-/* Registers a new request id for the op on its connection and sends @header. */
+/* Registers a new request id for the op on its connection and sends
+ * @header with @body (may be NULL); @callback (may be NULL) runs once the
+ * frame is written. */
 static void
-op_send_request (Op *op, JsonObject *header)
+op_send_request_full (Op *op, JsonObject *header, GBytes *body,
+                      GAsyncReadyCallback callback, gpointer user_data)
 {
   Conn *conn = op->conn;
   if (op->id != 0)
@@ -903,7 +914,13 @@ op_send_request (Op *op, JsonObject *header)
   g_hash_table_insert (conn->pending, key, op_ref (op));
   json_object_set_int_member (header, "id", op->id);
   op_arm_timeout (op);
-  conn_send (conn, header, NULL, NULL, NULL);
+  conn_send (conn, header, body, callback, user_data);
+}
+
+static void
+op_send_request (Op *op, JsonObject *header)
+{
+  op_send_request_full (op, header, NULL, NULL, NULL);
 }
 
 static void put_begin (Op *op);
@@ -1114,6 +1131,8 @@ op_progress (Op *op)
     op->progress (op->done, op->size, op->progress_data);
 }
 
+static void put_begin_one_frame (Op *op);
+
 static void
 put_begin (Op *op)
 {
@@ -1122,6 +1141,11 @@ put_begin (Op *op)
     {
       /* Wait for the last read of the previous attempt. */
       op->send_deferred = TRUE;
+      return;
+    }
+  if (op->size <= MINKA_CLIENT_ONE_FRAME_MAX)
+    {
+      put_begin_one_frame (op);
       return;
     }
   /* A retry starts over from the first byte (a seek, not a read). */
@@ -1223,13 +1247,140 @@ put_pump (Op *op)
   g_bytes_unref (bytes);
 }
 
+/* ---- one-frame uploads: PUT_BEGIN carries the content and its SHA-256 -- */
+
+static void put_send_one_frame (Op *op);
+
+static void
+on_put_small_read (GObject *source, GAsyncResult *result, gpointer data)
+{
+  OpCall *call = data;
+  Op *op = call->op;
+  GError *error = NULL;
+  gsize got = 0;
+  gboolean ok = g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &got, &error);
+
+  op->reading = FALSE;
+  if (ok && got == op->size && op->small == NULL)
+    op->small = g_bytes_ref (call->bytes);   /* good for any attempt */
+  if (!op_call_current (call))
+    {
+      g_clear_error (&error);
+      if (op->task != NULL && op->send_deferred && op->conn != NULL)
+        {
+          op->send_deferred = FALSE;
+          put_begin (op);
+        }
+    }
+  else if (!ok)
+    op_fail (op, error);
+  else if (got != op->size)
+    op_fail (op, g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED,
+                              _("The data to upload ended after %llu of %llu bytes"),
+                              (unsigned long long) got, (unsigned long long) op->size));
+  else
+    put_send_one_frame (op);
+  op_call_free (call);
+}
+
+/* Reads the whole (small) content once, from the start of the stream; a
+ * retry sends the bytes kept in memory. */
+static void
+put_begin_one_frame (Op *op)
+{
+  GError *error = NULL;
+  if (op->small != NULL)
+    {
+      put_send_one_frame (op);
+      return;
+    }
+  if (g_seekable_tell (G_SEEKABLE (op->in)) != 0
+      && !g_seekable_seek (G_SEEKABLE (op->in), 0, G_SEEK_SET, NULL, &error))
+    {
+      op_fail (op, error);
+      return;
+    }
+  if (op->size == 0)
+    {
+      op->small = g_bytes_new (NULL, 0);
+      put_send_one_frame (op);
+      return;
+    }
+  gsize n = (gsize) op->size;
+  guint8 *buffer = g_malloc (n);
+  g_autoptr (GBytes) bytes = g_bytes_new_take (buffer, n);
+  op->reading = TRUE;
+  g_input_stream_read_all_async (op->in, buffer, n, G_PRIORITY_DEFAULT,
+                                 g_task_get_cancellable (op->task), on_put_small_read,
+                                 op_call_new (op, bytes));
+}
+
+static void
+on_put_one_frame_sent (GObject *source, GAsyncResult *result, gpointer data)
+{
+  OpCall *call = data;
+  Op *op = call->op;
+  if (minka_frame_connection_send_finish (MINKA_FRAME_CONNECTION (source), result, NULL)
+      && op_call_current (call) && op->done < op->size)
+    {
+      op->done = op->size;
+      op_progress (op);
+    }
+  op_call_free (call);
+}
+
+static void
+put_send_one_frame (Op *op)
+{
+  if (op->small_sha == NULL)
+    op->small_sha = minka_sha256_hex (g_bytes_get_data (op->small, NULL),
+                                      g_bytes_get_size (op->small));
+  json_object_set_string_member (op->request, "sha256", op->small_sha);
+  op->done = 0;
+  op->xfer = XFER_BEGUN;
+  g_clear_pointer (&op->upload, json_node_unref);
+  op_progress (op);
+  GBytes *body = g_bytes_get_size (op->small) > 0 ? op->small : NULL;
+  op_send_request_full (op, op->request, body, on_put_one_frame_sent, op_call_new (op, NULL));
+}
+
+/* The worker answered PUT_READY (it does not know the one-frame form):
+ * send the content kept in memory as PUT_DATA, then PUT_END. */
+static void
+put_send_small_streamed (Op *op)
+{
+  op->xfer = XFER_DATA;
+  if (g_bytes_get_size (op->small) > 0)
+    {
+      JsonObject *data = minka_frame_header_new ("PUT_DATA");
+      json_object_set_member (data, "upload", json_node_copy (op->upload));
+      json_object_set_int_member (data, "id", op->id);
+      conn_send (op->conn, data, op->small, NULL, NULL);
+      json_object_unref (data);
+    }
+  JsonObject *end = minka_frame_header_new ("PUT_END");
+  json_object_set_member (end, "upload", json_node_copy (op->upload));
+  json_object_set_string_member (end, "sha256", op->small_sha);
+  json_object_set_int_member (end, "id", op->id);
+  op->xfer = XFER_END;
+  conn_send (op->conn, end, NULL, NULL, NULL);
+  json_object_unref (end);
+}
+
 static void
 put_handle_frame (Op *op, MinkaFrame *frame)
 {
   const char *type = minka_frame_get_frame_type (frame);
   JsonNode *upload = json_object_get_member (frame->header, "upload");
 
-  if (g_strcmp0 (type, "PUT_READY") == 0 && op->xfer == XFER_BEGUN && upload != NULL)
+  if (g_strcmp0 (type, "PUT_READY") == 0 && op->xfer == XFER_BEGUN && upload != NULL
+      && op->small != NULL)
+    {
+      /* A worker that predates one-frame uploads ignored the content. */
+      op->upload = json_node_copy (upload);
+      put_send_small_streamed (op);
+    }
+  else if (g_strcmp0 (type, "PUT_READY") == 0 && op->xfer == XFER_BEGUN && upload != NULL)
     {
       op->upload = json_node_copy (upload);
       op->xfer = XFER_DATA;
@@ -1248,6 +1399,11 @@ put_handle_frame (Op *op, MinkaFrame *frame)
           return;
         }
       op->xfer = XFER_IDLE;
+      if (op->done < op->size)
+        {
+          op->done = op->size;
+          op_progress (op);
+        }
       op_return_pointer (op, info, (GDestroyNotify) minka_file_info_free);
     }
   else

@@ -127,11 +127,18 @@ void minka_client_list_async (MinkaClient *client, const char *address,
 MinkaFileList *minka_client_list_finish (MinkaClient *client, GAsyncResult *result,
                                          GError **error);
 
+/* Largest file sent as one PUT_BEGIN frame carrying the whole content and
+ * its SHA-256 (docs/requests.md, "Uploads"): one round trip instead of two.
+ * It equals the worker's limit for files stored inside the log entry. */
+#define MINKA_CLIENT_ONE_FRAME_MAX (64 * 1024)
+
 /* Uploads @size bytes read from @stream, which must be seekable (it is
  * rewound when the upload is retried from the start) and stay usable until
- * the operation completes. @name: the file's name in the catalog. The
- * content is streamed in 1 MiB chunks and hashed as it is read. Returns the
- * stored file (its ID, and its log index too). */
+ * the operation completes. @name: the file's name in the catalog. A file of
+ * at most MINKA_CLIENT_ONE_FRAME_MAX bytes is read whole, hashed and sent
+ * in one frame (kept in memory for retries); a larger one is streamed in
+ * 1 MiB chunks and hashed as it is read. Progress reaches @size once the
+ * content is sent. Returns the stored file (its ID, and its log index too). */
 void minka_client_put_stream_async (MinkaClient *client, GInputStream *stream,
                                     guint64 size, const char *name,
                                     MinkaProgressFunc progress, gpointer progress_data,

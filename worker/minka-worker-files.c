@@ -5,6 +5,7 @@
 #include "config.h"
 #include "minka-worker-private.h"
 #include "minka-blob-io.h"
+#include "minka-sha256.h"
 
 #include <string.h>
 #include <glib/gi18n-lib.h>
@@ -26,6 +27,7 @@ typedef struct {
   guint64 received;
   MinkaBlobWriter *writer;         /* large files: streamed to a blob */
   GByteArray *inline_data;         /* small files: they travel in the log entry */
+  GBytes *content;                 /* a small file's whole content, once known */
   char *sha256;
   JsonObject *end_request;         /* PUT_END, answered at the end */
   GArray *holders;                 /* RaftNodeId that hold the blob durably */
@@ -55,6 +57,7 @@ upload_unref (Upload *u)
     return;
   g_clear_pointer (&u->writer, minka_blob_writer_free);
   g_clear_pointer (&u->inline_data, g_byte_array_unref);
+  g_clear_pointer (&u->content, g_bytes_unref);
   g_clear_pointer (&u->end_request, json_object_unref);
   g_array_unref (u->holders);
   minka_conn_unref (u->conn);
@@ -119,9 +122,78 @@ find_upload (MinkaConn *conn, JsonObject *header)
   return handle < 0 ? NULL : g_hash_table_lookup (state->uploads, &handle);
 }
 
+static gboolean put_end_inline (MinkaWorker *worker, Upload *u, JsonObject *req);
+
+/* A PUT_BEGIN that carries "sha256" is a whole small upload in one frame:
+ * its body is the content (absent for an empty file). Answers bad_request
+ * and returns FALSE when the body does not fit that form. */
 static gboolean
-put_begin (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
+put_begin_body_ok (MinkaConn *conn, JsonObject *req, gint64 size, GBytes *body)
 {
+  JsonNode *sha = json_object_get_member (req, "sha256");
+  gsize len = body ? g_bytes_get_size (body) : 0;
+  g_autofree char *msg = NULL;
+  if (!sha && len > 0)
+    msg = g_strdup (_("A PUT_BEGIN with a body must carry the sha256 of the content"));
+  else if (!sha)
+    return TRUE;
+  else if (!JSON_NODE_HOLDS_VALUE (sha) || json_node_get_value_type (sha) != G_TYPE_STRING)
+    msg = g_strdup (_("Invalid SHA-256"));
+  else if (size > MINKA_INLINE_MAX)
+    msg = g_strdup_printf (_("A one-frame upload holds at most %u bytes; send larger files with PUT_DATA"),
+                           (guint) MINKA_INLINE_MAX);
+  else if ((guint64) len != (guint64) size)
+    msg = g_strdup_printf (_("The PUT_BEGIN body has %llu bytes but the size says %llu"),
+                           (unsigned long long) len, (unsigned long long) size);
+  else
+    return TRUE;
+  minka_conn_send_error (conn, req, "bad_request", msg);
+  return FALSE;
+}
+
+/* Registers a new upload of @conn (the writer, if any, is taken). */
+static Upload *
+put_begin_register (MinkaWorker *worker, MinkaConn *conn, const char *name, const char *client,
+                    guint64 seq, guint64 size, MinkaBlobWriter *writer)
+{
+  ClientState *state = client_state (conn);
+  Upload *u = g_new0 (Upload, 1);
+  u->refs = 1;
+  u->worker = worker;
+  u->conn = minka_conn_ref (conn);
+  u->handle = ++state->next_handle;
+  u->name = g_strdup (name);
+  u->client = g_strdup (client);
+  u->seq = seq;
+  u->size = size;
+  u->writer = writer;
+  if (!writer)
+    u->inline_data = g_byte_array_sized_new ((guint) size);
+  u->holders = g_array_new (FALSE, FALSE, sizeof (RaftNodeId));
+  guint64 *key = g_new (guint64, 1);
+  *key = u->handle;
+  g_hash_table_insert (state->uploads, key, u);
+  return u;
+}
+
+/* The one-frame form: the body is the whole content; it ends like PUT_END
+ * of a small upload, answered PUT_OK (or an error) to the PUT_BEGIN. */
+static gboolean
+put_begin_one_frame (MinkaWorker *worker, Upload *u, JsonObject *req, GBytes *body)
+{
+  gsize len = body ? g_bytes_get_size (body) : 0;
+  /* The frame's body is the content: no copy. */
+  u->content = body ? g_bytes_ref (body) : g_bytes_new (NULL, 0);
+  u->received = len;
+  worker->upload_bytes += len;
+  u->end_request = json_object_ref (req);
+  return put_end_inline (worker, u, req);
+}
+
+static gboolean
+put_begin (MinkaWorker *worker, MinkaConn *conn, MinkaFrame *frame)
+{
+  JsonObject *req = frame->header;
   if (!minka_worker_is_leader (worker))
     {
       minka_worker_reply_not_leader (worker, conn, req);
@@ -137,6 +209,8 @@ put_begin (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
       minka_conn_send_error (conn, req, "bad_request", _("PUT_BEGIN needs a size and a sequence number"));
       return TRUE;
     }
+  if (!put_begin_body_ok (conn, req, size, frame->body))
+    return TRUE;
   if (!minka_catalog_validate_name (name, &error))
     {
       minka_conn_send_error (conn, req, "bad_name", error->message);
@@ -152,23 +226,10 @@ put_begin (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
       return TRUE;
     }
 
-  ClientState *state = client_state (conn);
-  Upload *u = g_new0 (Upload, 1);
-  u->refs = 1;
-  u->worker = worker;
-  u->conn = minka_conn_ref (conn);
-  u->handle = ++state->next_handle;
-  u->name = g_strdup (name);
-  u->client = g_strdup (client);
-  u->seq = (guint64) seq;
-  u->size = (guint64) size;
-  u->writer = writer;
-  if (!writer)
-    u->inline_data = g_byte_array_sized_new ((guint) size);
-  u->holders = g_array_new (FALSE, FALSE, sizeof (RaftNodeId));
-  guint64 *key = g_new (guint64, 1);
-  *key = u->handle;
-  g_hash_table_insert (state->uploads, key, u);
+  Upload *u = put_begin_register (worker, conn, name, client, (guint64) seq, (guint64) size,
+                                  writer);
+  if (json_object_has_member (req, "sha256"))
+    return put_begin_one_frame (worker, u, req, frame->body);
 
   g_autoptr (JsonObject) reply = minka_frame_header_new_reply (req, "PUT_READY");
   json_object_set_int_member (reply, "upload", (gint64) u->handle);
@@ -262,8 +323,7 @@ upload_propose (Upload *u)
   MinkaWorker *worker = u->worker;
   GError *error = NULL;
   u->proposed = TRUE;
-  g_autoptr (GBytes) content = u->inline_data
-    ? g_bytes_new (u->inline_data->data, u->inline_data->len) : NULL;
+  GBytes *content = u->content;
   g_autoptr (GBytes) command =
     minka_catalog_command_put_file (u->client, u->seq, u->name, u->size, u->sha256,
                                     g_get_real_time () / 1000,
@@ -379,12 +439,14 @@ upload_propose_inline (Upload *u)
   upload_propose (u);
 }
 
+/* A small file's bytes are already durable in the log entry, so each worker
+ * writes its blob without an fsync, on the disk thread, off every request's
+ * path. Until the write lands, worker->writing holds the bytes, and
+ * downloads are served from there. */
 typedef struct {
   MinkaWorker *worker;
-  MinkaBlobWriter *writer;
   GBytes *content;
-  char *expected;                  /* NULL: any */
-  Upload *upload;                  /* the leader's own upload, or NULL */
+  char *sha256;
 } LazyWrite;
 
 static gpointer
@@ -393,99 +455,73 @@ run_lazy_write (gpointer data, GError **error)
   LazyWrite *w = data;
   gsize len = 0;
   const void *bytes = g_bytes_get_data (w->content, &len);
-  if (!minka_blob_writer_write (w->writer, bytes, len, error))
+  g_autoptr (MinkaBlobWriter) writer = minka_blob_writer_new (w->worker->blobs, w->sha256,
+                                                              (gint64) len, error);
+  if (!writer)
     return NULL;
-  return minka_blob_writer_finish (w->writer, error);
+  minka_blob_writer_set_lazy (writer, TRUE);
+  if (!minka_blob_writer_write (writer, bytes, len, error))
+    return NULL;
+  return minka_blob_writer_finish (writer, error);
 }
 
 static void
 on_lazy_written (gpointer data, gpointer result, const GError *error)
 {
   LazyWrite *w = data;
-  char *name = result;
-  g_hash_table_remove (w->worker->writing, w->expected ? w->expected : "");
-  if (name && !w->expected)
-    g_ptr_array_add (w->worker->unsynced, g_strdup (name));
-  if (w->upload)
-    {
-      Upload *u = w->upload;
-      if (!name)
-        upload_fail (u, NULL, "checksum", error ? error->message : "write failed");
-      else if (!u->finished && minka_worker_is_leader (u->worker))
-        {
-          u->sha256 = g_strdup (name);
-          upload_propose_inline (u);
-        }
-      else
-        upload_fail (u, NULL, "unavailable", _("This worker lost the leadership; try again"));
-      upload_unref (u);
-    }
-  else if (!name)
-    g_warning ("storing a small file from the log failed: %s", error ? error->message : "?");
-  g_free (name);
-  minka_blob_writer_free (w->writer);
+  g_hash_table_remove (w->worker->writing, w->sha256);
+  if (!result)
+    g_warning ("storing small file %s failed: %s (it will be fetched from a peer)",
+               w->sha256, error ? error->message : "?");
+  g_free (result);
   g_bytes_unref (w->content);
-  g_free (w->expected);
+  g_free (w->sha256);
   g_free (w);
-}
-
-static gboolean
-lazy_write (MinkaWorker *worker, GBytes *content, const char *expected, Upload *upload,
-            GError **error)
-{
-  MinkaBlobWriter *writer = minka_blob_writer_new (worker->blobs, expected,
-                                                   (gint64) g_bytes_get_size (content), error);
-  if (!writer)
-    return FALSE;
-  minka_blob_writer_set_lazy (writer, TRUE);
-  LazyWrite *w = g_new0 (LazyWrite, 1);
-  w->worker = worker;
-  w->writer = writer;
-  w->content = g_bytes_ref (content);
-  w->expected = g_strdup (expected);
-  w->upload = upload ? upload_ref (upload) : NULL;
-  if (expected)
-    {
-      g_hash_table_add (worker->writing, g_strdup (expected));
-      /* Listed now, not when written: a snapshot queued after this write
-       * must sync it (if the write fails, that sync fails and the snapshot
-       * is retried). */
-      g_ptr_array_add (worker->unsynced, g_strdup (expected));
-    }
-  minka_disk_queue_push (worker->disk, run_lazy_write, on_lazy_written, w);
-  return TRUE;
 }
 
 void
 minka_worker_files_store_inline (MinkaWorker *worker, const char *sha256, GBytes *content)
 {
-  GError *error = NULL;
   if (minka_blob_store_has (worker->blobs, sha256)
       || g_hash_table_contains (worker->writing, sha256))
     return;
-  if (!lazy_write (worker, content, sha256, NULL, &error))
-    {
-      g_warning ("cannot store a small file from the log: %s", error->message);
-      g_error_free (error);
-    }
+  LazyWrite *w = g_new0 (LazyWrite, 1);
+  w->worker = worker;
+  w->content = g_bytes_ref (content);
+  w->sha256 = g_strdup (sha256);
+  g_hash_table_insert (worker->writing, g_strdup (sha256), g_bytes_ref (content));
+  /* Listed now, not when written: a snapshot queued after this write must
+   * sync it (if the write fails, that sync fails and the snapshot is
+   * retried). */
+  g_ptr_array_add (worker->unsynced, g_strdup (sha256));
+  minka_disk_queue_push (worker->disk, run_lazy_write, on_lazy_written, w);
 }
 
+/* The leader checks the hash (64 KiB at most: microseconds), stores its own
+ * copy lazily like every member will, and proposes at once. */
 static gboolean
 put_end_inline (MinkaWorker *worker, Upload *u, JsonObject *req)
 {
   const char *expected = json_object_get_string_member_with_default (req, "sha256", NULL);
-  g_autoptr (GBytes) content = g_bytes_new (u->inline_data->data, u->inline_data->len);
-  GError *error = NULL;
   if (expected && !minka_blob_name_is_valid (expected))
     {
       upload_fail (u, req, "bad_request", _("Invalid SHA-256"));
       return TRUE;
     }
-  if (!lazy_write (worker, content, expected, u, &error))
+  if (u->content == NULL)
+    u->content = g_bytes_new (u->inline_data->data, u->inline_data->len);
+  gsize len = 0;
+  const void *data = g_bytes_get_data (u->content, &len);
+  g_autofree char *actual = minka_sha256_hex (data, len);
+  if (expected && strcmp (expected, actual) != 0)
     {
-      upload_fail (u, req, "internal", error->message);
-      g_error_free (error);
+      upload_fail (u, req, "checksum",
+                   _("The uploaded bytes do not match the SHA-256 the client sent"));
+      return TRUE;
     }
+  minka_worker_files_store_inline (worker, actual, u->content);
+  u->sha256 = g_steal_pointer (&actual);
+  upload_propose_inline (u);
   return TRUE;
 }
 
@@ -522,6 +558,7 @@ typedef struct {
   char *sha256;
   guint64 size;
   guint64 offset;
+  GBytes *memory;                  /* a small file not yet written to disk */
 } Download;
 
 static void
@@ -530,6 +567,7 @@ download_free (Download *d)
   minka_conn_unref (d->conn);
   json_node_unref (d->id);
   g_free (d->sha256);
+  g_clear_pointer (&d->memory, g_bytes_unref);
   g_free (d);
 }
 
@@ -588,8 +626,16 @@ download_next (Download *d)
       download_free (d);
       return;
     }
-  minka_blob_io_read_async (d->worker->blobs, d->sha256, d->offset,
-                            (gsize) MIN ((guint64) MINKA_CHUNK_SIZE, d->size - d->offset),
+  gsize len = (gsize) MIN ((guint64) MINKA_CHUNK_SIZE, d->size - d->offset);
+  if (d->memory)
+    {
+      g_autoptr (GBytes) chunk = g_bytes_new_from_bytes (d->memory, (gsize) d->offset, len);
+      d->offset += len;
+      g_autoptr (JsonObject) h = download_header (d, "GET_DATA");
+      minka_conn_send (d->conn, h, chunk, on_download_sent, d);
+      return;
+    }
+  minka_blob_io_read_async (d->worker->blobs, d->sha256, d->offset, len,
                             NULL, on_download_read, d);
 }
 
@@ -615,10 +661,10 @@ get_file (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
       minka_conn_send_error (conn, req, "not_found", _("No such file"));
       return TRUE;
     }
-  if (!minka_blob_store_has (worker->blobs, record->sha256))
+  GBytes *pending = g_hash_table_lookup (worker->writing, record->sha256);
+  if (!pending && !minka_blob_store_has (worker->blobs, record->sha256))
     {
-      if (!g_hash_table_contains (worker->writing, record->sha256))
-        minka_worker_files_ensure_blob (worker, record);
+      minka_worker_files_ensure_blob (worker, record);
       minka_conn_send_error (conn, req, "unavailable",
                              _("This worker is still fetching the file; try again or ask another worker"));
       return TRUE;
@@ -638,6 +684,7 @@ get_file (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
     d->id = json_node_init_int (json_node_alloc (), -1);
   d->sha256 = g_strdup (record->sha256);
   d->size = record->size;
+  d->memory = pending ? g_bytes_ref (pending) : NULL;
   download_next (d);
   return TRUE;
 }
@@ -647,7 +694,7 @@ minka_worker_files_client_frame (MinkaWorker *worker, MinkaConn *conn, MinkaFram
 {
   const char *type = minka_frame_get_frame_type (frame);
   if (strcmp (type, "PUT_BEGIN") == 0)
-    return put_begin (worker, conn, frame->header);
+    return put_begin (worker, conn, frame);
   if (strcmp (type, "PUT_DATA") == 0)
     return put_data (worker, conn, frame);
   if (strcmp (type, "PUT_END") == 0)
@@ -949,6 +996,7 @@ void
 minka_worker_files_ensure_blob (MinkaWorker *worker, const MinkaFileRecord *record)
 {
   if (minka_blob_store_has (worker->blobs, record->sha256)
+      || g_hash_table_contains (worker->writing, record->sha256)
       || g_hash_table_contains (worker->fetching, record->sha256))
     return;
   Fetch *f = g_new0 (Fetch, 1);

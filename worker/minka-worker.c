@@ -478,7 +478,8 @@ minka_worker_new (MinkaClusterConfig *config, const char *name,
                                          (GDestroyNotify) minka_peer_free);
   worker->peer_names = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
   worker->fetching = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  worker->writing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  worker->writing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                          (GDestroyNotify) g_bytes_unref);
   worker->unsynced = g_ptr_array_new_with_free_func (g_free);
   worker->disk = minka_disk_queue_new ();
   worker->catalog = minka_catalog_new ();

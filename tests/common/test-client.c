@@ -2,7 +2,9 @@
  * GSocketService on 127.0.0.1 speaking docs/requests.md): status, paged
  * lists, streamed uploads and downloads with progress and SHA-256 checks,
  * NOT_LEADER redirects, a connection dropped mid-upload (retried with the
- * same client/seq), a worker that never answers, and an unreachable one. */
+ * same client/seq), a worker that never answers, and an unreachable one.
+ * Files of at most 64 KiB go as one PUT_BEGIN frame with their content;
+ * the fake also plays a worker that predates that form. */
 #include <check.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -44,6 +46,10 @@ typedef struct {
   guint unavailable_left;      /* answer this many writes with ERROR unavailable */
   guint drop_get_left;         /* close this many GETs after their first chunk */
   GArray *seqs;                /* seq of each PUT_BEGIN, in arrival order */
+  gboolean legacy_put;         /* ignores a PUT_BEGIN's sha256 and body (older worker) */
+  guint drop_commit_left;      /* one-frame puts: commit, then close without a reply */
+  guint one_frame_puts;        /* PUT_BEGIN frames carrying sha256 */
+  guint put_data_frames;
 } Fake;
 
 typedef struct {
@@ -171,9 +177,13 @@ fake_list (FakeConn *fc, JsonObject *request)
   g_bytes_unref (body);
 }
 
-static void
-fake_put_begin (FakeConn *fc, JsonObject *request)
+static gboolean fake_put_end (FakeConn *fc, JsonObject *request);
+
+/* FALSE when the connection was dropped. */
+static gboolean
+fake_put_begin (FakeConn *fc, MinkaFrame *frame)
 {
+  JsonObject *request = frame->header;
   Fake *fake = fc->fake;
   g_autofree char *key = g_strdup_printf (
     "%s/%" G_GINT64_FORMAT, json_object_get_string_member_with_default (request, "client", ""),
@@ -192,12 +202,24 @@ fake_put_begin (FakeConn *fc, JsonObject *request)
   if (fc->upload != NULL)
     g_byte_array_unref (fc->upload);
   fc->upload = g_byte_array_new ();
+  if (!fake->legacy_put && json_object_has_member (request, "sha256"))
+    {
+      /* The one-frame form: the body is the whole content. */
+      fake->one_frame_puts++;
+      if (frame->body != NULL)
+        g_byte_array_append (fc->upload, g_bytes_get_data (frame->body, NULL),
+                             (guint) g_bytes_get_size (frame->body));
+      return fake_put_end (fc, request);
+    }
   JsonObject *reply = minka_frame_header_new_reply (request, "PUT_READY");
   json_object_set_int_member (reply, "upload", 77);
   fake_send (fc, reply, NULL);
+  return TRUE;
 }
 
-static void
+/* Commits the upload and answers PUT_OK; FALSE when the connection was
+ * dropped instead of answering. */
+static gboolean
 fake_put_end (FakeConn *fc, JsonObject *request)
 {
   Fake *fake = fc->fake;
@@ -208,7 +230,7 @@ fake_put_end (FakeConn *fc, JsonObject *request)
       != 0 || (gint64) fc->upload->len != fc->size)
     {
       fake_send (fc, minka_frame_header_new_error (request, "checksum", "bad upload"), NULL);
-      return;
+      return TRUE;
     }
   gpointer existing = g_hash_table_lookup (fake->sessions, key);
   FakeFile *file = NULL;
@@ -229,9 +251,18 @@ fake_put_end (FakeConn *fc, JsonObject *request)
       g_ptr_array_add (fake->files, file);
       g_hash_table_insert (fake->sessions, g_strdup (key), GINT_TO_POINTER ((int) file->id));
     }
+  if (json_object_has_member (request, "sha256") && json_object_has_member (request, "name")
+      && fake->drop_commit_left > 0)
+    {
+      fake->drop_commit_left--;
+      fake->drops++;
+      minka_frame_connection_close (fc->conn);
+      return FALSE;
+    }
   JsonObject *reply = minka_frame_header_new_reply (request, "PUT_OK");
   json_object_set_object_member (reply, "file", fake_file_json (file));
   fake_send (fc, reply, NULL);
+  return TRUE;
 }
 
 static void
@@ -314,9 +345,10 @@ fake_handle (FakeConn *fc, MinkaFrame *frame)
   else if (g_str_equal (type, "LIST"))
     fake_list (fc, request);
   else if (g_str_equal (type, "PUT_BEGIN"))
-    fake_put_begin (fc, request);
+    return fake_put_begin (fc, frame);
   else if (g_str_equal (type, "PUT_DATA") && fc->upload != NULL)
     {
+      fake->put_data_frames++;
       if (fake->mode == FAKE_DROP_UPLOAD && fake->drops == 0)
         {
           fake->drops++;
@@ -328,7 +360,7 @@ fake_handle (FakeConn *fc, MinkaFrame *frame)
                              (guint) g_bytes_get_size (frame->body));
     }
   else if (g_str_equal (type, "PUT_END") && fc->upload != NULL)
-    fake_put_end (fc, request);
+    return fake_put_end (fc, request);
   else if (g_str_equal (type, "GET"))
     fake_get (fc, request);
   else if (g_str_equal (type, "DELETE"))
@@ -945,6 +977,116 @@ START_TEST (test_keyed_cluster)
 }
 END_TEST
 
+/* Uploads @size random bytes; checks the stored file, the progress and
+ * the content read back. */
+static void
+put_and_check (MinkaClient *client, gsize size, guint32 seed)
+{
+  GError *error = NULL;
+  Progress progress = { 0 };
+  g_autoptr (GBytes) bytes = random_bytes (size, seed);
+  g_autofree char *name = g_strdup_printf ("f-%" G_GSIZE_FORMAT, size);
+  g_autoptr (MinkaFileInfo) info = put_bytes (client, bytes, name, &progress, &error);
+  ck_assert_msg (error == NULL, "%" G_GSIZE_FORMAT " bytes: %s", size, error ? error->message : "");
+  ck_assert_uint_eq (info->size, size);
+  g_autofree char *sha = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
+  ck_assert_str_eq (info->sha256, sha);
+  ck_assert_uint_ge (progress.calls, 1);
+  ck_assert_uint_eq (progress.last_done, size);
+  ck_assert_uint_eq (progress.total, size);
+  g_autoptr (GBytes) got = get_bytes (client, NULL, info->id, NULL, NULL, &error);
+  ck_assert_ptr_null (error);
+  ck_assert (g_bytes_equal (got, bytes));
+}
+
+START_TEST (test_one_frame_sizes)
+{
+  Fake *fake = fake_new (FAKE_NORMAL);
+  MinkaClient *client = client_for (fake->address, NULL);
+
+  /* Up to 64 KiB: one PUT_BEGIN with the content, no PUT_DATA. */
+  const gsize small[] = { 0, 1, MINKA_CLIENT_ONE_FRAME_MAX };
+  for (guint i = 0; i < G_N_ELEMENTS (small); i++)
+    put_and_check (client, small[i], 20 + i);
+  ck_assert_uint_eq (fake->one_frame_puts, 3);
+  ck_assert_uint_eq (fake->put_data_frames, 0);
+
+  /* One byte more: the streamed form. */
+  put_and_check (client, MINKA_CLIENT_ONE_FRAME_MAX + 1, 30);
+  ck_assert_uint_eq (fake->one_frame_puts, 3);
+  ck_assert_uint_eq (fake->put_data_frames, 1);
+  ck_assert_uint_eq (fake->files->len, 4);
+  ck_assert_uint_eq (fake->seqs->len, 4);
+
+  /* A stream shorter than the announced size: a clear error. */
+  GError *error = NULL;
+  g_autoptr (GBytes) short_bytes = random_bytes (10, 31);
+  g_autoptr (GInputStream) stream = g_memory_input_stream_new_from_bytes (short_bytes);
+  minka_client_put_stream_async (client, stream, 100, "short", NULL, NULL, NULL, on_done,
+                                 &last_result);
+  g_autoptr (GAsyncResult) result = wait_for (&last_result);
+  ck_assert_ptr_null (minka_client_put_finish (client, result, &error));
+  ck_assert (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_FAILED));
+  g_clear_error (&error);
+  ck_assert_uint_eq (fake->files->len, 4);
+
+  g_object_unref (client);
+  drain_main_loop ();
+  fake_free (fake);
+}
+END_TEST
+
+START_TEST (test_one_frame_retries)
+{
+  Fake *fake = fake_new (FAKE_NORMAL);
+  MinkaClient *client = client_for (fake->address, NULL);
+  GError *error = NULL;
+
+  /* Committed, then the connection drops before PUT_OK: the retry has the
+   * same client/seq and gets the same file, stored once. */
+  fake->drop_commit_left = 1;
+  g_autoptr (GBytes) bytes = random_bytes (5000, 40);
+  g_autoptr (MinkaFileInfo) info = put_bytes (client, bytes, "once.bin", NULL, &error);
+  ck_assert_ptr_null (error);
+  ck_assert_uint_eq (fake->drops, 1);
+  ck_assert_uint_eq (fake->one_frame_puts, 2);
+  ck_assert_uint_eq (fake->duplicate_seqs, 1);
+  ck_assert_uint_eq (fake->files->len, 1);
+  ck_assert_uint_eq (info->id, ((FakeFile *) fake->files->pdata[0])->id);
+
+  /* "unavailable" twice: retried with the same seq, from memory. */
+  fake->unavailable_left = 2;
+  g_autoptr (MinkaFileInfo) second = put_bytes (client, bytes, "again.bin", NULL, &error);
+  ck_assert_ptr_null (error);
+  ck_assert_uint_eq (fake->seqs->len, 5);
+  ck_assert_int_eq (g_array_index (fake->seqs, gint64, 2), 2);
+  ck_assert_int_eq (g_array_index (fake->seqs, gint64, 4), 2);
+  ck_assert_uint_eq (fake->files->len, 2);
+
+  g_object_unref (client);
+  drain_main_loop ();
+  fake_free (fake);
+}
+END_TEST
+
+START_TEST (test_one_frame_older_worker)
+{
+  /* A worker that ignores the content answers PUT_READY: the client then
+   * sends it as PUT_DATA + PUT_END. */
+  Fake *fake = fake_new (FAKE_NORMAL);
+  fake->legacy_put = TRUE;
+  MinkaClient *client = client_for (fake->address, NULL);
+  put_and_check (client, 5000, 50);
+  put_and_check (client, 0, 51);
+  ck_assert_uint_eq (fake->one_frame_puts, 0);
+  ck_assert_uint_eq (fake->put_data_frames, 1);
+  ck_assert_uint_eq (fake->files->len, 2);
+  g_object_unref (client);
+  drain_main_loop ();
+  fake_free (fake);
+}
+END_TEST
+
 static Suite *
 client_suite (void)
 {
@@ -961,6 +1103,9 @@ client_suite (void)
   tcase_add_test (tc, test_unreachable);
   tcase_add_test (tc, test_cancel_and_concurrent_writes);
   tcase_add_test (tc, test_keyed_cluster);
+  tcase_add_test (tc, test_one_frame_sizes);
+  tcase_add_test (tc, test_one_frame_retries);
+  tcase_add_test (tc, test_one_frame_older_worker);
   suite_add_tcase (suite, tc);
   return suite;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cluster-harness.h"
+#include "minka-client.h"
 
 #define LEADER_TIMEOUT_MS 5000
 #define PUT_TIMEOUT_MS 20000
@@ -337,6 +338,201 @@ START_TEST (test_hostile_input)
 }
 END_TEST
 
+/* ---- one-frame uploads: PUT_BEGIN with sha256 and the whole content ---- */
+
+/* A PUT_BEGIN to the leader (found again after NOT_LEADER / unavailable).
+ * @sha256 NULL: none; @body NULL: none. */
+static MinkaFrame *
+one_frame_put (TestCluster *c, const char *name, gint64 size, const char *client,
+               gint64 seq, const char *sha256, GBytes *body)
+{
+  GError *error = NULL;
+  for (guint attempt = 0; attempt < 100; attempt++)
+    {
+      int leader = test_cluster_wait_leader (c, LEADER_TIMEOUT_MS);
+      ck_assert_int_ge (leader, 0);
+      TestWorker *lw = c->workers->pdata[leader];
+      TestConn *conn = test_conn_new (lw->port, c->key, &error);
+      ck_assert_msg (conn != NULL, "%s", error ? error->message : "");
+      g_autoptr (JsonObject) req = minka_frame_header_new ("PUT_BEGIN");
+      json_object_set_string_member (req, "name", name);
+      json_object_set_int_member (req, "size", size);
+      json_object_set_string_member (req, "client", client);
+      json_object_set_int_member (req, "seq", seq);
+      if (sha256)
+        json_object_set_string_member (req, "sha256", sha256);
+      MinkaFrame *reply = test_conn_request (conn, req, body, &error);
+      test_conn_free (conn);
+      ck_assert_msg (reply != NULL, "PUT_BEGIN %s: %s", name, error ? error->message : "");
+      const char *type = minka_frame_get_frame_type (reply);
+      const char *code = json_object_get_string_member_with_default (reply->header, "code", "");
+      if (strcmp (type, "NOT_LEADER") != 0
+          && !(strcmp (type, "ERROR") == 0 && strcmp (code, "unavailable") == 0))
+        return reply;
+      minka_frame_free (reply);
+      g_usleep (50000);
+    }
+  ck_abort_msg ("no leader took PUT_BEGIN %s", name);
+  return NULL;
+}
+
+static void
+check_error_code (MinkaFrame *reply, const char *code, const char *what)
+{
+  ck_assert_msg (strcmp (minka_frame_get_frame_type (reply), "ERROR") == 0,
+                 "%s: got %s", what, minka_frame_get_frame_type (reply));
+  ck_assert_msg (strcmp (json_object_get_string_member (reply->header, "code"), code) == 0,
+                 "%s: got code %s (%s)", what, json_object_get_string_member (reply->header, "code"),
+                 json_object_get_string_member_with_default (reply->header, "message", ""));
+}
+
+/* Downloads file @id from worker @w, retrying while it is being stored. */
+static GBytes *
+get_eventually (TestCluster *c, guint w, guint64 id)
+{
+  GError *error = NULL;
+  for (guint attempt = 0; attempt < 100; attempt++)
+    {
+      GBytes *got = test_cluster_get (c, w, id, &error);
+      if (got)
+        return got;
+      g_clear_error (&error);
+      g_usleep (50000);
+    }
+  ck_abort_msg ("w%u never served file %" G_GUINT64_FORMAT, w + 1, id);
+  return NULL;
+}
+
+static GAsyncResult *one_frame_result;
+
+static void
+on_one_frame_put (GObject *source, GAsyncResult *result, gpointer data)
+{
+  one_frame_result = g_object_ref (result);
+}
+
+START_TEST (test_one_frame_uploads)
+{
+  TestCluster *c = test_cluster_new (3, FALSE);
+  int leader = test_cluster_wait_leader (c, LEADER_TIMEOUT_MS);
+  ck_assert_int_ge (leader, 0);
+  guint64 max_index = 0;
+
+  /* 0 B, 1 B and 64 KiB: answered PUT_OK at once (no PUT_READY). */
+  const gsize sizes[] = { 0, 1, 65536 };
+  guint64 ids[G_N_ELEMENTS (sizes)];
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      g_autoptr (GBytes) data = test_random_bytes (sizes[i], 100 + i);
+      g_autofree char *sha = test_sha256_hex (data);
+      g_autofree char *name = g_strdup_printf ("one-%u.bin", i);
+      g_autoptr (MinkaFrame) reply = one_frame_put (c, name, (gint64) sizes[i], "one-frame-lane",
+                                                    i + 1, sha, data);
+      ck_assert_str_eq (minka_frame_get_frame_type (reply), "PUT_OK");
+      JsonObject *file = json_object_get_object_member (reply->header, "file");
+      ck_assert_str_eq (json_object_get_string_member (file, "sha256"), sha);
+      ck_assert_int_eq (json_object_get_int_member (file, "size"), (gint64) sizes[i]);
+      ids[i] = (guint64) json_object_get_int_member (file, "id");
+      max_index = MAX (max_index, (guint64) json_object_get_int_member (reply->header, "index"));
+      leader = test_cluster_wait_leader (c, LEADER_TIMEOUT_MS);
+      g_autoptr (GBytes) got = get_eventually (c, (guint) leader, ids[i]);
+      ck_assert (g_bytes_equal (got, data));
+    }
+
+  /* The last write again (same client/seq, a new connection, as a client
+   * retries after a lost PUT_OK): the same file, stored once. */
+  g_autoptr (GBytes) last = test_random_bytes (65536, 102);
+  g_autofree char *last_sha = test_sha256_hex (last);
+  g_autoptr (MinkaFrame) again = one_frame_put (c, "one-2.bin", 65536, "one-frame-lane", 3,
+                                                last_sha, last);
+  ck_assert_msg (strcmp (minka_frame_get_frame_type (again), "PUT_OK") == 0, "retry: %s %s",
+                 minka_frame_get_frame_type (again),
+                 json_object_get_string_member_with_default (again->header, "message", ""));
+  ck_assert_uint_eq ((guint64) json_object_get_int_member (
+                       json_object_get_object_member (again->header, "file"), "id"), ids[2]);
+
+  /* Bad one-frame requests: error frames. */
+  g_autoptr (GBytes) five = test_random_bytes (5, 7);
+  g_autofree char *five_sha = test_sha256_hex (five);
+  g_autoptr (GBytes) big = test_random_bytes (65537, 8);
+  g_autofree char *big_sha = test_sha256_hex (big);
+  struct {
+    const char *what, *name;
+    gint64 size;
+    const char *sha;
+    GBytes *body;
+    const char *code;
+  } bad[] = {
+    { "body shorter than size", "b1", 10, five_sha, five, "bad_request" },
+    { "body without sha256", "b2", 5, NULL, five, "bad_request" },
+    { "wrong sha256", "b3", 5, last_sha, five, "checksum" },
+    { "over 64 KiB with a body", "b4", 65537, big_sha, big, "bad_request" },
+    { "malformed sha256", "b5", 5, "not-a-sha", five, "bad_request" },
+    { "sha256 but no body", "b6", 3, five_sha, NULL, "bad_request" },
+    { "bad name", "../b7", 5, five_sha, five, "bad_name" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (MinkaFrame) reply = one_frame_put (c, bad[i].name, bad[i].size, "one-frame-bad",
+                                                    100 + i, bad[i].sha, bad[i].body);
+      check_error_code (reply, bad[i].code, bad[i].what);
+    }
+
+  /* A follower answers NOT_LEADER. */
+  leader = test_cluster_wait_leader (c, LEADER_TIMEOUT_MS);
+  TestWorker *follower = c->workers->pdata[(leader + 1) % 3];
+  GError *error = NULL;
+  TestConn *conn = test_conn_new (follower->port, c->key, &error);
+  ck_assert_ptr_nonnull (conn);
+  g_autoptr (JsonObject) req = minka_frame_header_new ("PUT_BEGIN");
+  json_object_set_string_member (req, "name", "f.bin");
+  json_object_set_int_member (req, "size", 5);
+  json_object_set_string_member (req, "client", "one-frame-follower");
+  json_object_set_int_member (req, "seq", 1);
+  json_object_set_string_member (req, "sha256", five_sha);
+  g_autoptr (MinkaFrame) redirected = test_conn_request (conn, req, five, &error);
+  ck_assert_ptr_nonnull (redirected);
+  ck_assert_str_eq (minka_frame_get_frame_type (redirected), "NOT_LEADER");
+  test_conn_free (conn);
+
+  /* Through the client library: up to 64 KiB in one frame, 64 KiB + 1
+   * streamed; all stored. */
+  g_autoptr (GPtrArray) addresses = g_ptr_array_new_with_free_func (g_free);
+  for (guint w = 0; w < 3; w++)
+    g_ptr_array_add (addresses, g_strdup_printf ("127.0.0.1:%u",
+                                                 ((TestWorker *) c->workers->pdata[w])->port));
+  g_ptr_array_add (addresses, NULL);
+  MinkaClient *client = minka_client_new ((const char *const *) addresses->pdata, c->key);
+  const gsize client_sizes[] = { 0, 1, 65536, 65537 };
+  for (guint i = 0; i < G_N_ELEMENTS (client_sizes); i++)
+    {
+      g_autoptr (GBytes) data = test_random_bytes (client_sizes[i], 200 + i);
+      g_autoptr (GInputStream) stream = g_memory_input_stream_new_from_bytes (data);
+      g_autofree char *name = g_strdup_printf ("client-%u.bin", i);
+      minka_client_put_stream_async (client, stream, client_sizes[i], name, NULL, NULL, NULL,
+                                     on_one_frame_put, NULL);
+      while (one_frame_result == NULL)
+        g_main_context_iteration (NULL, TRUE);
+      g_autoptr (GAsyncResult) result = g_steal_pointer (&one_frame_result);
+      g_autoptr (MinkaFileInfo) info = minka_client_put_finish (client, result, &error);
+      ck_assert_msg (info != NULL, "client put of %" G_GSIZE_FORMAT " bytes: %s",
+                     client_sizes[i], error ? error->message : "");
+      g_autofree char *sha = test_sha256_hex (data);
+      ck_assert_str_eq (info->sha256, sha);
+      max_index = MAX (max_index, info->id);
+      leader = test_cluster_wait_leader (c, LEADER_TIMEOUT_MS);
+      g_autoptr (GBytes) got = get_eventually (c, (guint) leader, info->id);
+      ck_assert (g_bytes_equal (got, data));
+    }
+  g_object_unref (client);
+
+  /* Every worker is up and lists 7 files: nothing duplicated. */
+  for (guint w = 0; w < 3; w++)
+    check_alive (c, w, max_index, 7);
+  test_cluster_free (c);
+}
+END_TEST
+
 /* One test case each, so one can be run alone: CK_RUN_CASE=wipe_join_remove. */
 static void
 add_case (Suite *s, const char *name, const TTest *test)
@@ -356,6 +552,7 @@ main (void)
   add_case (s, "full_restart", test_full_restart);
   add_case (s, "wipe_join_remove", test_wipe_join_remove);
   add_case (s, "hostile_input", test_hostile_input);
+  add_case (s, "one_frame_uploads", test_one_frame_uploads);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);
   int failed = srunner_ntests_failed (sr);
