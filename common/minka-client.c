@@ -227,7 +227,7 @@ struct _Op {
   gpointer progress_data;
   XferState xfer;
   guint64 size, done;
-  GChecksum *sha;
+  MinkaSha256 sha;                 /* of the bytes sent or received so far */
   MinkaFileInfo *info;
 
   /* PUT */
@@ -562,7 +562,6 @@ op_unref (Op *op)
   g_clear_error (&op->last_error);
   g_clear_pointer (&op->request, json_object_unref);
   g_clear_pointer (&op->list, minka_file_list_free);
-  g_clear_pointer (&op->sha, g_checksum_free);
   g_clear_pointer (&op->info, minka_file_info_free);
   g_clear_object (&op->in);
   g_clear_object (&op->src);
@@ -1155,7 +1154,7 @@ put_begin (Op *op)
       op_fail (op, error);
       return;
     }
-  g_checksum_reset (op->sha);
+  minka_sha256_init (&op->sha);
   op->done = 0;
   op->xfer = XFER_BEGUN;
   g_clear_pointer (&op->upload, json_node_unref);
@@ -1212,7 +1211,7 @@ on_put_read (GObject *source, GAsyncResult *result, gpointer data)
                               (unsigned long long) op->size));
   else
     {
-      g_checksum_update (op->sha, g_bytes_get_data (call->bytes, NULL), (gssize) got);
+      minka_sha256_update (&op->sha, g_bytes_get_data (call->bytes, NULL), (gsize) got);
       JsonObject *header = minka_frame_header_new ("PUT_DATA");
       json_object_set_member (header, "upload", json_node_copy (op->upload));
       json_object_set_int_member (header, "id", op->id);
@@ -1230,7 +1229,9 @@ put_pump (Op *op)
     {
       JsonObject *header = minka_frame_header_new ("PUT_END");
       json_object_set_member (header, "upload", json_node_copy (op->upload));
-      json_object_set_string_member (header, "sha256", g_checksum_get_string (op->sha));
+      char hex[MINKA_SHA256_HEX_LEN + 1];
+      minka_sha256_finish_hex (&op->sha, hex);
+      json_object_set_string_member (header, "sha256", hex);
       json_object_set_int_member (header, "id", op->id);
       op->xfer = XFER_END;
       conn_send (op->conn, header, NULL, NULL, NULL);
@@ -1436,7 +1437,7 @@ get_begin (Op *op)
         }
       op->out_dirty = FALSE;
     }
-  g_checksum_reset (op->sha);
+  minka_sha256_init (&op->sha);
   op->done = 0;
   op->xfer = XFER_BEGUN;
   g_clear_pointer (&op->info, minka_file_info_free);
@@ -1494,7 +1495,7 @@ get_handle_data (Op *op, MinkaFrame *frame)
     }
   if (len == 0)
     return;
-  g_checksum_update (op->sha, g_bytes_get_data (frame->body, NULL), (gssize) len);
+  minka_sha256_update (&op->sha, g_bytes_get_data (frame->body, NULL), len);
   if (op->out == NULL)
     {
       op->done += len;
@@ -1530,7 +1531,9 @@ get_handle_end (Op *op, MinkaFrame *frame)
                                 (unsigned long long) op->size));
       return;
     }
-  if (g_strcmp0 (g_checksum_get_string (op->sha), op->info->sha256) != 0)
+  char hex[MINKA_SHA256_HEX_LEN + 1];
+  minka_sha256_finish_hex (&op->sha, hex);
+  if (g_strcmp0 (hex, op->info->sha256) != 0)
     {
       op_fail (op, g_error_new (MINKA_CLIENT_ERROR, MINKA_CLIENT_ERROR_CHECKSUM,
                                 _("File %llu from %s does not match its SHA-256"),
@@ -1838,7 +1841,7 @@ put_op_new (MinkaClient *client, const char *name, MinkaProgressFunc progress,
   op->write = TRUE;
   op->progress = progress;
   op->progress_data = progress_data;
-  op->sha = g_checksum_new (G_CHECKSUM_SHA256);
+  minka_sha256_init (&op->sha);
   if (name != NULL)
     json_object_set_string_member (op->request, "name", name);
   return op;
@@ -1928,7 +1931,7 @@ get_op_new (MinkaClient *client, const char *address, guint64 id, const char *na
   op->target = g_strdup (address);
   op->progress = progress;
   op->progress_data = progress_data;
-  op->sha = g_checksum_new (G_CHECKSUM_SHA256);
+  minka_sha256_init (&op->sha);
   if (id != 0)
     json_object_set_int_member (op->request, "file", (gint64) id);
   else
