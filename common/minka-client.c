@@ -1181,6 +1181,41 @@ on_put_sent (GObject *source, GAsyncResult *result, gpointer data)
   op_call_free (call);
 }
 
+/* The end of a read of the content to upload: TRUE when @got bytes (all
+ * that were @wanted) arrived for the current attempt; otherwise the read
+ * was for an attempt that is over (a retry that waited for it starts now)
+ * or the operation fails. */
+static gboolean
+put_read_done (OpCall *call, gboolean ok, GError *error, gsize got, gsize wanted)
+{
+  Op *op = call->op;
+  op->reading = FALSE;
+  if (!op_call_current (call))
+    {
+      g_clear_error (&error);
+      if (op->task != NULL && op->send_deferred && op->conn != NULL)
+        {
+          op->send_deferred = FALSE;
+          put_begin (op);
+        }
+      return FALSE;
+    }
+  if (!ok)
+    {
+      op_fail (op, error);
+      return FALSE;
+    }
+  if (got != wanted)
+    {
+      op_fail (op, g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED,
+                                _("The data to upload ended after %llu of %llu bytes"),
+                                (unsigned long long) (op->done + got),
+                                (unsigned long long) op->size));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static void
 on_put_read (GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -1189,27 +1224,7 @@ on_put_read (GObject *source, GAsyncResult *result, gpointer data)
   GError *error = NULL;
   gsize got = 0;
   gboolean ok = g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &got, &error);
-  gsize wanted = g_bytes_get_size (call->bytes);
-
-  op->reading = FALSE;
-  if (!op_call_current (call))
-    {
-      g_clear_error (&error);
-      /* A retry that waited for this read can start now. */
-      if (op->task != NULL && op->send_deferred && op->conn != NULL)
-        {
-          op->send_deferred = FALSE;
-          put_begin (op);
-        }
-    }
-  else if (!ok)
-    op_fail (op, error);
-  else if (got != wanted)
-    op_fail (op, g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED,
-                              _("The data to upload ended after %llu of %llu bytes"),
-                              (unsigned long long) (op->done + got),
-                              (unsigned long long) op->size));
-  else
+  if (put_read_done (call, ok, error, got, g_bytes_get_size (call->bytes)))
     {
       minka_sha256_update (&op->sha, g_bytes_get_data (call->bytes, NULL), (gsize) got);
       JsonObject *header = minka_frame_header_new ("PUT_DATA");
@@ -1260,26 +1275,9 @@ on_put_small_read (GObject *source, GAsyncResult *result, gpointer data)
   GError *error = NULL;
   gsize got = 0;
   gboolean ok = g_input_stream_read_all_finish (G_INPUT_STREAM (source), result, &got, &error);
-
-  op->reading = FALSE;
   if (ok && got == op->size && op->small == NULL)
     op->small = g_bytes_ref (call->bytes);   /* good for any attempt */
-  if (!op_call_current (call))
-    {
-      g_clear_error (&error);
-      if (op->task != NULL && op->send_deferred && op->conn != NULL)
-        {
-          op->send_deferred = FALSE;
-          put_begin (op);
-        }
-    }
-  else if (!ok)
-    op_fail (op, error);
-  else if (got != op->size)
-    op_fail (op, g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED,
-                              _("The data to upload ended after %llu of %llu bytes"),
-                              (unsigned long long) got, (unsigned long long) op->size));
-  else
+  if (put_read_done (call, ok, error, got, op->size))
     put_send_one_frame (op);
   op_call_free (call);
 }
