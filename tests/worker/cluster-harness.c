@@ -156,8 +156,8 @@ test_cluster_kill (TestCluster *cluster, guint i)
   g_clear_object (&w->process);
 }
 
-static void
-remove_tree (const char *path)
+void
+test_remove_tree (const char *path)
 {
   GDir *dir = g_dir_open (path, 0, NULL);
   if (dir)
@@ -166,7 +166,7 @@ remove_tree (const char *path)
       while ((name = g_dir_read_name (dir)))
         {
           g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
+          test_remove_tree (child);
         }
       g_dir_close (dir);
       g_rmdir (path);
@@ -180,7 +180,7 @@ test_cluster_wipe (TestCluster *cluster, guint i)
 {
   TestWorker *w = cluster->workers->pdata[i];
   g_assert_null (w->process);
-  remove_tree (w->data_dir);
+  test_remove_tree (w->data_dir);
 }
 
 void
@@ -206,7 +206,7 @@ test_cluster_free (TestCluster *cluster)
   if (g_getenv ("MINKA_KEEP_TEST_DIRS"))
     g_printerr ("kept %s\n", cluster->dir);
   else
-    remove_tree (cluster->dir);
+    test_remove_tree (cluster->dir);
   for (guint i = 0; i < cluster->workers->len; i++)
     {
       TestWorker *w = cluster->workers->pdata[i];

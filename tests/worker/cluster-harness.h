@@ -75,6 +75,8 @@ MinkaFrame *test_cluster_leader_request (TestCluster *cluster, JsonObject *heade
                                          guint timeout_ms, GError **error);
 
 GBytes *test_random_bytes (gsize size, guint32 seed);
+/* Deletes a file or a folder with everything in it. */
+void test_remove_tree (const char *path);
 char *test_sha256_hex (GBytes *data);
 
 G_END_DECLS

@@ -11,6 +11,7 @@
  * Minka. MINKA_BENCH_ETCD_API=v3 measures through the gateway instead. */
 #include "config.h"
 #include "etcd-baseline.h"
+#include "cluster-harness.h"
 
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
@@ -56,25 +57,6 @@ free_ports (guint16 *ports, guint n)
     }
   for (guint i = 0; i < n; i++)
     g_object_unref (sockets[i]);
-}
-
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  if (!dir)
-    {
-      g_unlink (path);
-      return;
-    }
-  const char *name;
-  while ((name = g_dir_read_name (dir)))
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      remove_tree (child);
-    }
-  g_dir_close (dir);
-  g_rmdir (path);
 }
 
 static GSubprocess *
@@ -143,7 +125,7 @@ etcd_cluster_free (EtcdCluster *c)
   if (g_getenv ("MINKA_KEEP_TEST_DIRS"))
     g_printerr ("kept %s\n", c->dir);
   else
-    remove_tree (c->dir);
+    test_remove_tree (c->dir);
   g_free (c->dir);
   g_free (c);
 }
