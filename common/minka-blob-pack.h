@@ -1,8 +1,10 @@
 /* minka-blob-pack.h — append-only pack files for small lazy blobs, used
- * inside minka-blob-store.c (see the format and the crash-safety argument
- * at the top of minka-blob-pack.c). Names are 64-hex blob names, already
- * validated by the caller. Errors are in MINKA_BLOB_ERROR. Every function
- * is safe to call from several threads at once. */
+ * inside minka-blob-store.c (see the format at the top of
+ * minka-blob-pack-record.c, and the crash-safety argument at the top of
+ * minka-blob-pack.c and minka-blob-pack-compact.c). Names are 64-hex
+ * blob names, already validated by the caller. Errors are in
+ * MINKA_BLOB_ERROR. Every function is safe to call from several threads
+ * at once. */
 #pragma once
 
 #include <gio/gio.h>
