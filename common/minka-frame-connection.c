@@ -25,9 +25,15 @@
 #include <glib/gi18n-lib.h>
 
 #define READ_CHUNK (64 * 1024)
-/* Frames parsed ahead of the reader: receiving stops past this many body
- * bytes, so a peer cannot make us buffer without limit (back-pressure). */
+/* Frames parsed ahead of the reader: receiving stops past this many bytes,
+ * so a peer cannot make us buffer without limit (back-pressure). Each frame
+ * counts its body plus FRAME_COST for its header, so a flood of empty
+ * frames is bounded too. */
 #define READ_AHEAD_BYTES (4 * 1024 * 1024)
+#define FRAME_COST 1024
+/* One dispatch receives at most this much, so a fast peer cannot keep the
+ * main loop from its other sources (Raft ticks, other connections). */
+#define READ_PER_DISPATCH (4 * READ_CHUNK)
 /* One send call covers up to this many frames or about this many bytes. */
 #define WRITE_BATCH 16
 #define WRITE_BATCH_BYTES (1024 * 1024)
@@ -51,7 +57,7 @@ struct _MinkaFrameConnection {
 
   guint8 *rbuf;
   GQueue frames;                 /* MinkaFrame* parsed, not yet read */
-  gsize frames_bytes;            /* their body bytes */
+  gsize frames_bytes;            /* their bodies + FRAME_COST each */
   GError *read_end;              /* after the queued frames: EOF or socket error */
   GTask *read_task;              /* the pending read, if any */
   GCancellable *read_user_cancel;
@@ -63,7 +69,10 @@ struct _MinkaFrameConnection {
   gsize queued_bytes;            /* sends not yet completed */
   GSource *write_source;         /* G_IO_OUT while the socket is full */
   GSource *write_timer;
-  GSource *deferred;             /* idle: handle a failure found in a call */
+  GSource *deferred;             /* idle: handle a failure found in a call
+                                  * (the sources that write and this one hold
+                                  * a reference: queued frames go out even if
+                                  * the owner lets go) */
   GError *deferred_error;
 
   gboolean closed, stream_closed;
@@ -76,7 +85,6 @@ struct _MinkaFrameConnection {
 G_DEFINE_TYPE (MinkaFrameConnection, minka_frame_connection, G_TYPE_OBJECT)
 
 static void conn_shutdown (MinkaFrameConnection *conn, const GError *reason);
-static void read_deliver (MinkaFrameConnection *conn);
 static void read_want_bytes (MinkaFrameConnection *conn);
 
 static GError *
@@ -117,11 +125,13 @@ timer_start (MinkaFrameConnection *conn, GSource **timer, guint ms, GSourceFunc 
  * callbacks hold a reference and keep the state consistent at every
  * step, so a nested main loop run from a caller's callback is harmless. */
 static GSource *
-socket_source_new (MinkaFrameConnection *conn, GIOCondition condition, GSocketSourceFunc func)
+socket_source_new (MinkaFrameConnection *conn, GIOCondition condition, GSocketSourceFunc func,
+                   gboolean hold)
 {
   GSource *source = g_socket_create_source (conn->socket, condition, NULL);
   g_source_set_can_recurse (source, TRUE);
-  g_source_set_callback (source, (GSourceFunc) (void (*) (void)) func, conn, NULL);
+  g_source_set_callback (source, (GSourceFunc) (void (*) (void)) func,
+                         hold ? g_object_ref (conn) : conn, hold ? g_object_unref : NULL);
   g_source_attach (source, conn->context);
   return source;
 }
@@ -149,7 +159,7 @@ conn_shutdown_later (MinkaFrameConnection *conn, GError *error)
   conn->deferred_error = error;
   conn->deferred = g_idle_source_new ();
   g_source_set_priority (conn->deferred, G_PRIORITY_DEFAULT);
-  g_source_set_callback (conn->deferred, on_deferred, conn, NULL);
+  g_source_set_callback (conn->deferred, on_deferred, g_object_ref (conn), g_object_unref);
   g_source_attach (conn->deferred, conn->context);
 }
 
@@ -201,16 +211,32 @@ on_idle_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static void read_deliver (MinkaFrameConnection *conn);
+
+/* A frame that started did not finish in time: the frames complete before
+ * it still reach the reader, then the connection closes. */
 static gboolean
 on_read_timeout (gpointer data)
 {
-  MinkaFrameConnection *conn = data;
-  g_autoptr (GError) error = g_error_new (MINKA_FRAME_ERROR, MINKA_FRAME_ERROR_TIMEOUT,
-                                          _("Frame not received completely within %u ms"),
-                                          conn->frame_ms);
+  MinkaFrameConnection *conn = g_object_ref (data);
   source_clear (&conn->read_timer);
-  conn_shutdown (conn, error);
+  if (conn->read_end == NULL)
+    conn->read_end = g_error_new (MINKA_FRAME_ERROR, MINKA_FRAME_ERROR_TIMEOUT,
+                                  _("Frame not received completely within %u ms"),
+                                  conn->frame_ms);
+  source_clear (&conn->read_source);
+  if (g_queue_is_empty (&conn->frames))
+    conn_shutdown (conn, conn->read_end);
+  else
+    read_deliver (conn);
+  g_object_unref (conn);
   return G_SOURCE_REMOVE;
+}
+
+static gsize
+frame_cost (const MinkaFrame *frame)
+{
+  return FRAME_COST + (frame->body ? g_bytes_get_size (frame->body) : 0);
 }
 
 /* Feeds received bytes to the parser; complete frames join the queue. */
@@ -228,7 +254,7 @@ read_parse (MinkaFrameConnection *conn, const guint8 *data, gsize len)
         conn->read_error = error;
       else if (frame != NULL)
         {
-          conn->frames_bytes += frame->body ? g_bytes_get_size (frame->body) : 0;
+          conn->frames_bytes += frame_cost (frame);
           g_queue_push_tail (&conn->frames, frame);
         }
     }
@@ -253,7 +279,9 @@ read_stopped (MinkaFrameConnection *conn)
 static void
 read_receive (MinkaFrameConnection *conn)
 {
-  while (!read_stopped (conn) && conn->frames_bytes < READ_AHEAD_BYTES)
+  gsize received = 0;
+  while (!read_stopped (conn) && conn->frames_bytes < READ_AHEAD_BYTES
+         && received < READ_PER_DISPATCH)
     {
       GError *error = NULL;
       gssize n = g_socket_receive_with_blocking (conn->socket, (gchar *) conn->rbuf, READ_CHUNK,
@@ -272,7 +300,10 @@ read_receive (MinkaFrameConnection *conn)
           : g_error_new_literal (MINKA_FRAME_ERROR, MINKA_FRAME_ERROR_CLOSED,
                                  _("Peer closed the connection"));
       else
-        read_parse (conn, conn->rbuf, (gsize) n);
+        {
+          received += (gsize) n;
+          read_parse (conn, conn->rbuf, (gsize) n);
+        }
     }
 }
 
@@ -280,14 +311,21 @@ static gboolean
 on_readable (GSocket *socket, GIOCondition condition, gpointer data)
 {
   MinkaFrameConnection *conn = g_object_ref (data);
+  GSource *self = g_main_current_source ();
   read_receive (conn);
   read_deliver (conn);
   /* Stop polling while the reader lags too far behind or nothing more
-   * can come; read_want_bytes starts again. */
-  gboolean keep = !conn->closed && !conn->draining && !read_stopped (conn)
-                  && conn->frames_bytes < READ_AHEAD_BYTES;
-  if (!keep && conn->read_source != NULL)
-    g_clear_pointer (&conn->read_source, g_source_unref);
+   * can come; read_want_bytes starts again. A nested main loop run from
+   * a callback may have replaced this source already: leave that one. */
+  gboolean keep = conn->read_source == self && !conn->closed && !conn->draining
+                  && !read_stopped (conn) && conn->frames_bytes < READ_AHEAD_BYTES;
+  if (!keep && conn->read_source == self)
+    {
+      g_clear_pointer (&conn->read_source, g_source_unref);
+      /* Paused for the reader, not for the peer: no frame deadline meanwhile. */
+      if (!read_stopped (conn))
+        source_clear (&conn->read_timer);
+    }
   g_object_unref (conn);
   return keep ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
@@ -300,7 +338,11 @@ read_want_bytes (MinkaFrameConnection *conn)
   if (conn->closed || conn->draining || read_stopped (conn))
     return;
   if (conn->read_source == NULL && conn->frames_bytes < READ_AHEAD_BYTES)
-    conn->read_source = socket_source_new (conn, G_IO_IN, on_readable);
+    {
+      conn->read_source = socket_source_new (conn, G_IO_IN, on_readable, FALSE);
+      if (minka_frame_parser_in_frame (conn->parser))
+        timer_start (conn, &conn->read_timer, conn->frame_ms, on_read_timeout);
+    }
   if (conn->read_task != NULL && !minka_frame_parser_in_frame (conn->parser))
     timer_start (conn, &conn->idle_timer, conn->idle_ms, on_idle_timeout);
 }
@@ -317,7 +359,7 @@ read_deliver_full (MinkaFrameConnection *conn, gboolean direct)
       MinkaFrame *frame = g_queue_pop_head (&conn->frames);
       if (frame != NULL)
         {
-          conn->frames_bytes -= frame->body ? g_bytes_get_size (frame->body) : 0;
+          conn->frames_bytes -= frame_cost (frame);
           read_complete (conn, frame, NULL);
           continue;
         }
@@ -552,7 +594,7 @@ write_flush (MinkaFrameConnection *conn)
   if (!g_queue_is_empty (&conn->sends))
     {
       if (conn->write_source == NULL)
-        conn->write_source = socket_source_new (conn, G_IO_OUT, on_writable);
+        conn->write_source = socket_source_new (conn, G_IO_OUT, on_writable, TRUE);
       timer_start (conn, &conn->write_timer, conn->frame_ms, on_write_timeout);
     }
   else
@@ -617,7 +659,7 @@ minka_frame_connection_send_async (MinkaFrameConnection *conn, JsonObject *heade
     send_op_complete (conn, op, NULL);
   if (!g_queue_is_empty (&conn->sends) && conn->write_source == NULL && conn->deferred == NULL)
     {
-      conn->write_source = socket_source_new (conn, G_IO_OUT, on_writable);
+      conn->write_source = socket_source_new (conn, G_IO_OUT, on_writable, TRUE);
       timer_start (conn, &conn->write_timer, conn->frame_ms, on_write_timeout);
     }
 }

@@ -779,6 +779,110 @@ START_TEST (test_conn_close_flushes_and_rules)
 }
 END_TEST
 
+static void
+spin_ms (guint ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * 1000;
+  while (g_get_monotonic_time () < end)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (500);
+    }
+}
+
+START_TEST (test_conn_read_ahead_is_bounded)
+{
+  /* Nobody reads: a flood of header-only frames must soon meet a full
+   * socket, not fill our memory. */
+  Pair pair;
+  pair_open (&pair);
+  g_autoptr (MinkaFrameConnection) b = minka_frame_connection_new (G_IO_STREAM (pair.server));
+  GSocket *raw = g_socket_connection_get_socket (pair.client);
+  static const char ping[] = "{\"type\":\"PING\",\"id\":1}\n";
+  GString *chunk = g_string_new (NULL);
+  for (guint i = 0; i < 4096; i++)
+    g_string_append (chunk, ping);
+  gsize written = 0;
+  guint stalls = 0;
+  while (stalls < 200 && written < 256u * 1024 * 1024)
+    {
+      g_autoptr (GError) error = NULL;
+      gssize n = g_socket_send_with_blocking (raw, chunk->str, chunk->len, FALSE, NULL, &error);
+      if (n > 0)
+        {
+          written += (gsize) n;
+          stalls = 0;
+        }
+      else
+        stalls++;
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_string_free (chunk, TRUE);
+  ck_assert_msg (written < 64u * 1024 * 1024, "the peer wrote %zu bytes unread", written);
+  /* The frames that were taken are all still there, in order. */
+  GError *error = NULL;
+  g_autoptr (MinkaFrame) first = read_frame (b, &error);
+  ck_assert_ptr_null (error);
+  ck_assert_str_eq (minka_frame_get_frame_type (first), "PING");
+  pair_close (&pair);
+}
+END_TEST
+
+START_TEST (test_conn_close_then_unref_still_sends)
+{
+  /* close() and dropping the last reference with frames queued (no
+   * callbacks): they still go out, the last one too. */
+  Pair pair;
+  pair_open (&pair);
+  MinkaFrameConnection *b = minka_frame_connection_new (G_IO_STREAM (pair.server));
+  g_autoptr (MinkaFrameConnection) a = minka_frame_connection_new (G_IO_STREAM (pair.client));
+  g_autoptr (GBytes) body = make_body (1024 * 1024, 9);
+  for (guint i = 0; i < 8; i++)
+    send_frame (b, "DATA", i, body);
+  send_frame (b, "LAST", 99, NULL);
+  ck_assert_uint_gt (minka_frame_connection_get_queued_bytes (b), 0);
+  minka_frame_connection_close (b);
+  g_object_unref (b);
+  for (guint i = 0; i < 8; i++)
+    {
+      GError *error = NULL;
+      g_autoptr (MinkaFrame) f = read_frame (a, &error);
+      ck_assert_msg (f != NULL, "frame %u: %s", i, error ? error->message : "");
+      ck_assert_int_eq (minka_frame_get_id (f), i);
+    }
+  GError *error = NULL;
+  g_autoptr (MinkaFrame) last = read_frame (a, &error);
+  ck_assert_msg (last != NULL, "%s", error ? error->message : "");
+  ck_assert_str_eq (minka_frame_get_frame_type (last), "LAST");
+  pair_close (&pair);
+}
+END_TEST
+
+START_TEST (test_conn_slow_reader_is_not_a_slow_peer)
+{
+  /* The reader is busy while a fast peer sends more than the read-ahead
+   * limit: receiving pauses, and that pause is not the peer's fault, so
+   * the frame deadline must not fire. */
+  Pair pair;
+  pair_open (&pair);
+  g_autoptr (MinkaFrameConnection) a = minka_frame_connection_new (G_IO_STREAM (pair.client));
+  g_autoptr (MinkaFrameConnection) b = minka_frame_connection_new (G_IO_STREAM (pair.server));
+  minka_frame_connection_set_timeouts (b, 0, 300);
+  g_autoptr (GBytes) body = make_body (1024 * 1024, 4);
+  for (guint i = 0; i < 8; i++)
+    send_frame (a, "DATA", i, body);
+  spin_ms (1000);
+  for (guint i = 0; i < 8; i++)
+    {
+      GError *error = NULL;
+      g_autoptr (MinkaFrame) f = read_frame (b, &error);
+      ck_assert_msg (f != NULL, "frame %u: %s", i, error ? error->message : "");
+      ck_assert_int_eq (minka_frame_get_id (f), i);
+    }
+  pair_close (&pair);
+}
+END_TEST
+
 static Suite *
 frame_suite (void)
 {
@@ -801,6 +905,9 @@ frame_suite (void)
   tcase_add_test (conn, test_conn_cancel_keeps_connection);
   tcase_add_test (conn, test_conn_close_flushes_and_rules);
   tcase_add_test (conn, test_conn_idle_timer_resets);
+  tcase_add_test (conn, test_conn_read_ahead_is_bounded);
+  tcase_add_test (conn, test_conn_close_then_unref_still_sends);
+  tcase_add_test (conn, test_conn_slow_reader_is_not_a_slow_peer);
   suite_add_tcase (s, conn);
   return s;
 }
