@@ -453,6 +453,8 @@ static gpointer
 run_lazy_write (gpointer data, GError **error)
 {
   LazyWrite *w = data;
+  if (w->worker->options.slow_disk_ms)
+    g_usleep (w->worker->options.slow_disk_ms * 1000);   /* tests: a slow disk */
   gsize len = 0;
   const void *bytes = g_bytes_get_data (w->content, &len);
   g_autoptr (MinkaBlobWriter) writer = minka_blob_writer_new (w->worker->blobs, w->sha256,
@@ -469,10 +471,15 @@ static void
 on_lazy_written (gpointer data, gpointer result, const GError *error)
 {
   LazyWrite *w = data;
-  g_hash_table_remove (w->worker->writing, w->sha256);
+  MinkaWorker *worker = w->worker;
+  g_hash_table_remove (worker->writing, w->sha256);
   if (!result)
     g_warning ("storing small file %s failed: %s (it will be fetched from a peer)",
                w->sha256, error ? error->message : "?");
+  /* Deleted while its write was queued: remove it now that it landed. */
+  if (g_hash_table_remove (worker->delete_after_write, w->sha256)
+      && !minka_catalog_blob_in_use (worker->catalog, w->sha256))
+    minka_blob_store_delete (worker->blobs, w->sha256, NULL);
   g_free (result);
   g_bytes_unref (w->content);
   g_free (w->sha256);
@@ -480,8 +487,19 @@ on_lazy_written (gpointer data, gpointer result, const GError *error)
 }
 
 void
+minka_worker_files_delete_blob (MinkaWorker *worker, const char *sha256)
+{
+  if (g_hash_table_contains (worker->writing, sha256))
+    g_hash_table_add (worker->delete_after_write, g_strdup (sha256));
+  else
+    minka_blob_store_delete (worker->blobs, sha256, NULL);
+}
+
+void
 minka_worker_files_store_inline (MinkaWorker *worker, const char *sha256, GBytes *content)
 {
+  /* Stored again before an earlier delete of the same bytes took effect. */
+  g_hash_table_remove (worker->delete_after_write, sha256);
   if (minka_blob_store_has (worker->blobs, sha256)
       || g_hash_table_contains (worker->writing, sha256))
     return;

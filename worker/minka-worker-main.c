@@ -40,7 +40,7 @@ int
 main (int argc, char **argv)
 {
   g_autofree char *config_path = NULL, *name = NULL, *data_dir = NULL;
-  int threads = 0, snapshot_every = 0;
+  int threads = 0, snapshot_every = 0, slow_disk_ms = 0;
   gboolean join = FALSE, no_sync = FALSE;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, N_("Cluster description (CLUSTER.ini)"), N_("FILE") },
@@ -50,6 +50,7 @@ main (int argc, char **argv)
     { "join", 0, 0, G_OPTION_ARG_NONE, &join, N_("Start outside the cluster and wait to be added (minka cluster add)"), NULL },
     { "snapshot-every", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &snapshot_every, "Entries between snapshots", "N" },
     { "no-sync", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &no_sync, "Skip fsync (tests only: loses data on power failure)", NULL },
+    { "test-slow-disk-ms", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &slow_disk_ms, "Delay each small-file write (tests only)", "MS" },
     { NULL }
   };
 
@@ -71,7 +72,7 @@ main (int argc, char **argv)
       g_printerr (_("minka-worker: --config and --id are required (see --help)\n"));
       return 2;
     }
-  if (threads < 0 || snapshot_every < 0)
+  if (threads < 0 || snapshot_every < 0 || slow_disk_ms < 0)
     {
       g_printerr (_("minka-worker: --threads and --snapshot-every cannot be negative\n"));
       return 2;
@@ -89,6 +90,7 @@ main (int argc, char **argv)
     .join = join,
     .snapshot_every = (guint) snapshot_every,
     .no_sync = no_sync,
+    .slow_disk_ms = (guint) slow_disk_ms,
   };
   Daemon daemon = { 0 };
   daemon.worker = minka_worker_new (config, name, &options, &error);

@@ -55,6 +55,7 @@ struct _MinkaWorker
    * log entries go. */
   MinkaDiskQueue *disk;
   GHashTable *writing;          /* sha256 → GBytes: lazy writes queued */
+  GHashTable *delete_after_write; /* sha256 set: deleted while being written */
   GPtrArray *unsynced;          /* sha256 of lazily written blobs */
   guint64 inline_bytes;         /* file bytes applied from the log since the last snapshot */
 
@@ -113,6 +114,8 @@ gboolean minka_worker_files_bulk_frame (MinkaWorker *worker, MinkaConn *conn,
 void minka_worker_files_ensure_blob (MinkaWorker *worker, const MinkaFileRecord *record);
 /* After a FILE entry that carried the file's bytes is applied. */
 void minka_worker_files_store_inline (MinkaWorker *worker, const char *sha256, GBytes *content);
+/* Deletes a blob the catalog no longer uses (after its queued write, if any). */
+void minka_worker_files_delete_blob (MinkaWorker *worker, const char *sha256);
 
 /* minka-worker-requests.c: STATUS, LIST, DELETE, CLUSTER_*. */
 gboolean minka_worker_requests_frame (MinkaWorker *worker, MinkaConn *conn, MinkaFrame *frame);

@@ -188,7 +188,7 @@ node_apply (gpointer user_data, const RaftEntry *entry)
         minka_worker_files_ensure_blob (worker, record);
       if (result->deleted_sha256[0]
           && !minka_catalog_blob_in_use (worker->catalog, result->deleted_sha256))
-        minka_blob_store_delete (worker->blobs, result->deleted_sha256, NULL);
+        minka_worker_files_delete_blob (worker, result->deleted_sha256);
     }
   minka_worker_snapshot_maybe (worker);
   return result;
@@ -480,6 +480,7 @@ minka_worker_new (MinkaClusterConfig *config, const char *name,
   worker->fetching = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   worker->writing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                           (GDestroyNotify) g_bytes_unref);
+  worker->delete_after_write = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   worker->unsynced = g_ptr_array_new_with_free_func (g_free);
   worker->disk = minka_disk_queue_new ();
   worker->catalog = minka_catalog_new ();
@@ -612,6 +613,7 @@ minka_worker_free (MinkaWorker *worker)
   g_hash_table_destroy (worker->fetching);
   minka_disk_queue_free (worker->disk);       /* finishes queued writes first */
   g_hash_table_destroy (worker->writing);
+  g_hash_table_destroy (worker->delete_after_write);
   g_ptr_array_unref (worker->unsynced);
   minka_catalog_free (worker->catalog);
   g_clear_pointer (&worker->blobs, minka_blob_store_free);

@@ -16,6 +16,7 @@ typedef struct {
   gboolean join;                /* start outside the membership, wait to be added */
   guint snapshot_every;         /* entries between snapshots; default 4096 */
   gboolean no_sync;             /* tests only: skip fsync */
+  guint slow_disk_ms;           /* tests only: each small-file write waits this long */
 } MinkaWorkerOptions;
 
 MinkaWorker *minka_worker_new (MinkaClusterConfig *config, const char *name,

@@ -533,6 +533,53 @@ START_TEST (test_one_frame_uploads)
 }
 END_TEST
 
+static gint64
+status_blob_bytes (TestCluster *c, guint w)
+{
+  g_autoptr (JsonObject) st = test_cluster_status (c, w);
+  return st ? json_object_get_int_member_with_default (st, "blob_bytes", -1) : -1;
+}
+
+/* A small file deleted right after it was stored — while its lazy write is
+ * still queued — must not stay on any disk. */
+START_TEST (test_delete_right_after_put)
+{
+  /* A slow disk keeps each write queued well past the delete. */
+  TestCluster *c = test_cluster_new_full (3, FALSE, "--test-slow-disk-ms=30");
+  ck_assert_int_ge (test_cluster_wait_leader (c, LEADER_TIMEOUT_MS), 0);
+  g_autoptr (GBytes) keep = test_random_bytes (3000, 77);
+  g_autoptr (GError) error = NULL;
+  ck_assert (test_cluster_put (c, "keep.bin", keep, "deleter", 1, 10000, &error) != 0);
+  guint64 seq = 2;
+  for (guint i = 0; i < 40; i++)
+    {
+      g_autoptr (GBytes) data = test_random_bytes (1000 + i * 100, 1000 + i);
+      guint64 id = test_cluster_put (c, "gone.bin", data, "deleter", seq++, 10000, &error);
+      ck_assert_msg (id != 0, "%s", error ? error->message : "");
+      g_autoptr (JsonObject) del = minka_frame_header_new ("DELETE");
+      json_object_set_int_member (del, "file", (gint64) id);
+      json_object_set_string_member (del, "client", "deleter");
+      json_object_set_int_member (del, "seq", (gint64) seq++);
+      g_autoptr (MinkaFrame) reply = test_cluster_leader_request (c, del, 10000, &error);
+      ck_assert_msg (reply != NULL, "%s", error ? error->message : "");
+      ck_assert_str_eq (minka_frame_get_frame_type (reply), "DELETE_OK");
+    }
+  /* Only keep.bin's bytes remain everywhere (blob_bytes is refreshed once
+   * a second). */
+  for (guint w = 0; w < 3; w++)
+    {
+      gint64 bytes = -1;
+      for (guint tries = 0; tries < 50 && bytes != 3000; tries++)
+        {
+          g_usleep (200 * 1000);
+          bytes = status_blob_bytes (c, w);
+        }
+      ck_assert_msg (bytes == 3000, "w%u keeps %" G_GINT64_FORMAT " blob bytes", w + 1, bytes);
+    }
+  test_cluster_free (c);
+}
+END_TEST
+
 /* One test case each, so one can be run alone: CK_RUN_CASE=wipe_join_remove. */
 static void
 add_case (Suite *s, const char *name, const TTest *test)
@@ -553,6 +600,7 @@ main (void)
   add_case (s, "wipe_join_remove", test_wipe_join_remove);
   add_case (s, "hostile_input", test_hostile_input);
   add_case (s, "one_frame_uploads", test_one_frame_uploads);
+  add_case (s, "delete_right_after_put", test_delete_right_after_put);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);
   int failed = srunner_ntests_failed (sr);
