@@ -11,6 +11,7 @@
 typedef struct {
   MinkaDiskJobFunc job;
   MinkaDiskDoneFunc done;
+  GDestroyNotify free_data;
   gpointer data;
   gpointer result;
   GError *error;
@@ -33,6 +34,17 @@ job_report (Job *j)
 {
   if (j->done)
     j->done (j->data, j->result, j->error);
+  g_clear_error (&j->error);
+  g_free (j);
+}
+
+/* A job whose done callback will not run (the queue is going away). */
+static void
+job_drop (Job *j)
+{
+  if (j->free_data)
+    j->free_data (j->data);
+  g_free (j->result);
   g_clear_error (&j->error);
   g_free (j);
 }
@@ -88,10 +100,7 @@ disk_thread (gpointer user_data)
           j->result = j->job (j->data, &j->error);
           g_mutex_lock (&queue->lock);
           if (queue->stopping)
-            {
-              g_clear_error (&j->error);
-              g_free (j);
-            }
+            job_drop (j);
           else
             queue_finished (queue, j);
           g_mutex_unlock (&queue->lock);
@@ -117,11 +126,12 @@ minka_disk_queue_new (void)
 
 void
 minka_disk_queue_push (MinkaDiskQueue *queue, MinkaDiskJobFunc job,
-                       MinkaDiskDoneFunc done, gpointer data)
+                       MinkaDiskDoneFunc done, GDestroyNotify free_data, gpointer data)
 {
   Job *j = g_new0 (Job, 1);
   j->job = job;
   j->done = done;
+  j->free_data = free_data;
   j->data = data;
   g_mutex_lock (&queue->lock);
   g_queue_push_tail (&queue->todo, j);
@@ -146,10 +156,7 @@ minka_disk_queue_free (MinkaDiskQueue *queue)
     g_source_destroy (pending);
   Job *j;
   while ((j = g_queue_pop_head (&queue->finished)) != NULL)
-    {
-      g_clear_error (&j->error);
-      g_free (j);
-    }
+    job_drop (j);
   g_main_context_unref (queue->context);
   g_mutex_clear (&queue->lock);
   g_cond_clear (&queue->wake);

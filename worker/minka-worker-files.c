@@ -449,6 +449,14 @@ typedef struct {
   char *sha256;
 } LazyWrite;
 
+static void
+lazy_write_free (LazyWrite *w)
+{
+  g_bytes_unref (w->content);
+  g_free (w->sha256);
+  g_free (w);
+}
+
 static gpointer
 run_lazy_write (gpointer data, GError **error)
 {
@@ -481,9 +489,7 @@ on_lazy_written (gpointer data, gpointer result, const GError *error)
       && !minka_catalog_blob_in_use (worker->catalog, w->sha256))
     minka_blob_store_delete (worker->blobs, w->sha256, NULL);
   g_free (result);
-  g_bytes_unref (w->content);
-  g_free (w->sha256);
-  g_free (w);
+  lazy_write_free (w);
 }
 
 void
@@ -512,7 +518,8 @@ minka_worker_files_store_inline (MinkaWorker *worker, const char *sha256, GBytes
    * sync it (if the write fails, that sync fails and the snapshot is
    * retried). */
   g_ptr_array_add (worker->unsynced, g_strdup (sha256));
-  minka_disk_queue_push (worker->disk, run_lazy_write, on_lazy_written, w);
+  minka_disk_queue_push (worker->disk, run_lazy_write, on_lazy_written,
+                         (GDestroyNotify) lazy_write_free, w);
 }
 
 /* The leader checks the hash (64 KiB at most: microseconds), stores its own

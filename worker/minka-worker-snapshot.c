@@ -191,7 +191,8 @@ minka_worker_snapshot_maybe (MinkaWorker *worker)
   worker->unsynced = g_ptr_array_new_with_free_func (g_free);
   worker->inline_bytes = 0;
   worker->snapshot_running = TRUE;
-  minka_disk_queue_push (worker->disk, run_take_snapshot, on_snapshot_taken, t);
+  minka_disk_queue_push (worker->disk, run_take_snapshot, on_snapshot_taken,
+                         (GDestroyNotify) take_snapshot_free, t);
 }
 
 /* ---- leader: sending a snapshot --------------------------------------------------- */
