@@ -4,17 +4,15 @@
 #include "config.h"
 
 #include "cli-cluster.h"
+#include "cli.h"
 
 #include "minka-auth.h"
 #include "minka-config.h"
 
+#include "minka-compat.h"
+
 #include <glib/gi18n-lib.h>
 #include <string.h>
-
-#ifdef G_OS_UNIX
-#include <glib-unix.h>
-#include <signal.h>
-#endif
 
 static char *cli_argv0;
 
@@ -52,6 +50,29 @@ cli_cluster_options_clear (CliClusterOptions *options)
   g_clear_pointer (&options->config, g_free);
   g_clear_pointer (&options->connect, g_free);
   g_clear_pointer (&options->key_file, g_free);
+}
+
+gboolean
+cli_cluster_parse (const char *command, const char *parameter, const char *summary,
+                   const GOptionEntry *entries, int argc, char **argv,
+                   CliClusterOptions *options)
+{
+  GOptionContext *context = g_option_context_new (parameter);
+  g_option_context_set_summary (context, summary);
+  if (entries != NULL)
+    g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  cli_cluster_add_options (context, options);
+  return cli_parse_options (context, command, argc, argv);
+}
+
+CliCluster *
+cli_cluster_open (const char *command, const CliClusterOptions *options)
+{
+  GError *error = NULL;
+  CliCluster *cluster = cli_cluster_resolve (options, &error);
+  if (cluster == NULL)
+    cli_fail_error (command, error);
+  return cluster;
 }
 
 void
@@ -174,29 +195,22 @@ cli_cluster_wait (GAsyncResult **slot)
 }
 
 struct _CliInterrupt {
-  guint sources[2];
+  MinkaTerminateWatch *watch;
 };
 
-#ifdef G_OS_UNIX
 static gboolean
 on_interrupt (gpointer data)
 {
   g_cancellable_cancel (G_CANCELLABLE (data));
   return G_SOURCE_CONTINUE;
 }
-#endif
 
 CliInterrupt *
 cli_cluster_interrupt_new (GCancellable *cancellable)
 {
   CliInterrupt *interrupt = g_new0 (CliInterrupt, 1);
-#ifdef G_OS_UNIX
-  const int signals[2] = { SIGINT, SIGTERM };
-  for (int i = 0; i < 2; i++)
-    interrupt->sources[i] = g_unix_signal_add_full (G_PRIORITY_HIGH, signals[i], on_interrupt,
-                                                    g_object_ref (cancellable),
-                                                    g_object_unref);
-#endif
+  interrupt->watch = minka_terminate_watch_add (on_interrupt, g_object_ref (cancellable),
+                                                g_object_unref);
   return interrupt;
 }
 
@@ -205,9 +219,7 @@ cli_cluster_interrupt_free (CliInterrupt *interrupt)
 {
   if (interrupt == NULL)
     return;
-  for (int i = 0; i < 2; i++)
-    if (interrupt->sources[i] != 0)
-      g_source_remove (interrupt->sources[i]);
+  minka_terminate_watch_remove (interrupt->watch);
   g_free (interrupt);
 }
 

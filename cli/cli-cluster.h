@@ -35,6 +35,14 @@ typedef struct {
 /* Adds --config, --connect and --key-file to @context's main group. */
 void cli_cluster_add_options (GOptionContext *context, CliClusterOptions *options);
 void cli_cluster_options_clear (CliClusterOptions *options);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliClusterOptions, cli_cluster_options_clear)
+
+/* The start of every cluster subcommand: parses @entries plus --config,
+ * --connect and --key-file; @parameter and @summary are for --help. FALSE
+ * after printing a usage error. */
+gboolean cli_cluster_parse (const char *command, const char *parameter, const char *summary,
+                            const GOptionEntry *entries, int argc, char **argv,
+                            CliClusterOptions *options);
 
 typedef struct {
   char **names;              /* worker names ("HOST:PORT" with --connect) */
@@ -48,6 +56,9 @@ typedef struct {
 CliCluster *cli_cluster_resolve (const CliClusterOptions *options, GError **error);
 void cli_cluster_free (CliCluster *cluster);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CliCluster, cli_cluster_free)
+/* cli_cluster_resolve for @command; NULL after printing why (the command
+ * then exits with CLI_EXIT_ERROR). */
+CliCluster *cli_cluster_open (const char *command, const CliClusterOptions *options);
 
 /* A client for the whole cluster, with the CLI's timeouts. */
 MinkaClient *cli_cluster_client_new (const CliCluster *cluster);

@@ -35,7 +35,7 @@ cluster_usage (void)
 int
 cli_cmd_cluster (int argc, char **argv)
 {
-  CliClusterOptions options = { 0 };
+  g_auto (CliClusterOptions) options = { 0 };
   char *address = NULL, *monitor = NULL;
   char **args = NULL;
   const GOptionEntry entries[] = {
@@ -46,50 +46,34 @@ cli_cmd_cluster (int argc, char **argv)
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &args, NULL, NULL },
     { NULL }
   };
-  GOptionContext *context = g_option_context_new (_("add|remove NAME"));
-  g_option_context_set_summary (context, _("Add a worker to the running cluster, or remove one."));
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  cli_cluster_add_options (context, &options);
-  gboolean parsed = cli_parse_options (context, CMD, argc, argv);
+  gboolean parsed = cli_cluster_parse (CMD, _("add|remove NAME"),
+                                       _("Add a worker to the running cluster, or remove one."),
+                                       entries, argc, argv, &options);
   g_autofree char *address_owned = address;
   g_autofree char *monitor_owned = monitor;
   g_auto (GStrv) args_owned = args;
   if (!parsed)
-    {
-      cli_cluster_options_clear (&options);
-      return CLI_EXIT_USAGE;
-    }
+    return CLI_EXIT_USAGE;
   gboolean add = args != NULL && args[0] != NULL && strcmp (args[0], "add") == 0;
   gboolean remove = args != NULL && args[0] != NULL && strcmp (args[0], "remove") == 0;
   if ((!add && !remove) || args[1] == NULL || args[2] != NULL || (add && address == NULL)
       || (remove && (address != NULL || monitor != NULL)))
-    {
-      cli_cluster_options_clear (&options);
-      return cluster_usage ();
-    }
+    return cluster_usage ();
   GError *error = NULL;
   MinkaAddress parsed_address = { 0 }, parsed_monitor = { 0 };
   if (!minka_config_name_is_valid (args[1]))
-    {
-      cli_cluster_options_clear (&options);
-      return cli_fail (CMD, CLI_EXIT_USAGE,
-                       _("“%s” is not a valid worker name (letters, digits, '-', '_', '.')"),
-                       args[1]);
-    }
+    return cli_fail (CMD, CLI_EXIT_USAGE,
+                     _("“%s” is not a valid worker name (letters, digits, '-', '_', '.')"),
+                     args[1]);
   gboolean valid = (address == NULL || minka_address_parse (address, &parsed_address, &error))
                    && (monitor == NULL || minka_address_parse (monitor, &parsed_monitor, &error));
   minka_address_clear (&parsed_address);
   minka_address_clear (&parsed_monitor);
   if (!valid)
-    {
-      cli_cluster_options_clear (&options);
-      return cli_fail_error (CMD, error);
-    }
-
-  g_autoptr (CliCluster) cluster = cli_cluster_resolve (&options, &error);
-  cli_cluster_options_clear (&options);
-  if (cluster == NULL)
     return cli_fail_error (CMD, error);
+  g_autoptr (CliCluster) cluster = cli_cluster_open (CMD, &options);
+  if (cluster == NULL)
+    return CLI_EXIT_ERROR;
 
   g_autoptr (MinkaClient) client = cli_cluster_client_new (cluster);
   GAsyncResult *slot = NULL;

@@ -66,7 +66,7 @@ get_destination (const char *out, const char *catalog_name, guint64 id)
 int
 cli_cmd_get (int argc, char **argv)
 {
-  CliClusterOptions options = { 0 };
+  g_auto (CliClusterOptions) options = { 0 };
   char *out = NULL;
   gboolean force = FALSE;
   char **args = NULL;
@@ -77,34 +77,23 @@ cli_cmd_get (int argc, char **argv)
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &args, NULL, NULL },
     { NULL }
   };
-  GOptionContext *context = g_option_context_new (_("ID|NAME"));
-  g_option_context_set_summary (context,
-                                _("Download a file from the cluster. A number is taken as a "
-                                  "file ID, anything else as a name (the newest file of that "
-                                  "name)."));
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  cli_cluster_add_options (context, &options);
-  gboolean parsed = cli_parse_options (context, CMD, argc, argv);
+  gboolean parsed = cli_cluster_parse (CMD, _("ID|NAME"),
+                                       _("Download a file from the cluster. A number is taken "
+                                         "as a file ID, anything else as a name (the newest "
+                                         "file of that name)."),
+                                       entries, argc, argv, &options);
   g_autofree char *out_owned = out;
   g_auto (GStrv) args_owned = args;
-  if (!parsed || args == NULL || args[0] == NULL || args[1] != NULL)
-    {
-      cli_cluster_options_clear (&options);
-      if (parsed)
-        return cli_fail (CMD, CLI_EXIT_USAGE, _("give exactly one file ID or name"));
-      return CLI_EXIT_USAGE;
-    }
+  if (!parsed)
+    return CLI_EXIT_USAGE;
+  if (args == NULL || args[0] == NULL || args[1] != NULL)
+    return cli_fail (CMD, CLI_EXIT_USAGE, _("give exactly one file ID or name"));
   if (args[0][0] == '\0')
-    {
-      cli_cluster_options_clear (&options);
-      return cli_fail (CMD, CLI_EXIT_USAGE, _("the file name is empty"));
-    }
-
-  GError *error = NULL;
-  g_autoptr (CliCluster) cluster = cli_cluster_resolve (&options, &error);
-  cli_cluster_options_clear (&options);
+    return cli_fail (CMD, CLI_EXIT_USAGE, _("the file name is empty"));
+  g_autoptr (CliCluster) cluster = cli_cluster_open (CMD, &options);
   if (cluster == NULL)
-    return cli_fail_error (CMD, error);
+    return CLI_EXIT_ERROR;
+  GError *error = NULL;
 
   g_autoptr (MinkaClient) client = cli_cluster_client_new (cluster);
   guint64 id = get_parse_id (args[0]);

@@ -11,14 +11,11 @@
 
 #include "minka-config.h"
 
+#include "minka-compat.h"
+
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <string.h>
-
-#ifdef G_OS_UNIX
-#include <glib-unix.h>
-#include <signal.h>
-#endif
 
 #define CMD "local-cluster"
 #define STOP_GRACE_MS 10000        /* then the children are killed */
@@ -139,12 +136,12 @@ local_stop (Local *local)
       LocalWorker *worker = local->workers->pdata[i];
       if (worker->exited)
         continue;
-#ifdef G_OS_UNIX
-      /* A clean shutdown: the leader hands over leadership first. */
-      g_subprocess_send_signal (worker->process, SIGTERM);
-#else
-      g_subprocess_force_exit (worker->process);
-#endif
+      /* A clean shutdown: the leader hands over leadership first (on
+       * Windows there is no such request: the worker is stopped). */
+      const char *pid = g_subprocess_get_identifier (worker->process);
+      if (pid == NULL
+          || !minka_terminate_pid ((GPid) g_ascii_strtoll (pid, NULL, 10), NULL))
+        g_subprocess_force_exit (worker->process);
     }
 }
 
@@ -173,7 +170,6 @@ local_stop_with_grace (Local *local)
     local->kill_timer = g_timeout_add (STOP_GRACE_MS, on_local_kill_timer, local);
 }
 
-#ifdef G_OS_UNIX
 static gboolean
 on_local_signal (gpointer data)
 {
@@ -187,7 +183,6 @@ on_local_signal (gpointer data)
     }
   return G_SOURCE_CONTINUE;
 }
-#endif
 
 static void
 on_local_exited (GObject *source, GAsyncResult *result, gpointer data)
@@ -318,16 +313,10 @@ cli_cmd_local_cluster (int argc, char **argv)
   else
     local_print_banner (config_path, (guint) workers, (guint) base_port);
 
-#ifdef G_OS_UNIX
-  guint sigint = g_unix_signal_add (SIGINT, on_local_signal, &local);
-  guint sigterm = g_unix_signal_add (SIGTERM, on_local_signal, &local);
-#endif
+  MinkaTerminateWatch *watch = minka_terminate_watch_add (on_local_signal, &local, NULL);
   while (local.running > 0 || local.outputs_open > 0)
     g_main_context_iteration (NULL, TRUE);
-#ifdef G_OS_UNIX
-  g_source_remove (sigint);
-  g_source_remove (sigterm);
-#endif
+  minka_terminate_watch_remove (watch);
   if (local.kill_timer != 0)
     g_source_remove (local.kill_timer);
   g_ptr_array_unref (local.workers);

@@ -19,7 +19,7 @@ put_progress (guint64 done, guint64 total, gpointer data)
 int
 cli_cmd_put (int argc, char **argv)
 {
-  CliClusterOptions options = { 0 };
+  g_auto (CliClusterOptions) options = { 0 };
   char *name = NULL;
   char **files = NULL;
   const GOptionEntry entries[] = {
@@ -28,26 +28,19 @@ cli_cmd_put (int argc, char **argv)
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, NULL },
     { NULL }
   };
-  GOptionContext *context = g_option_context_new (_("FILE"));
-  g_option_context_set_summary (context, _("Upload a file to the cluster and print its ID."));
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  cli_cluster_add_options (context, &options);
-  gboolean parsed = cli_parse_options (context, CMD, argc, argv);
+  gboolean parsed = cli_cluster_parse (CMD, _("FILE"),
+                                       _("Upload a file to the cluster and print its ID."),
+                                       entries, argc, argv, &options);
   g_autofree char *name_owned = name;
   g_auto (GStrv) files_owned = files;
-  if (!parsed || files == NULL || files[0] == NULL || files[1] != NULL)
-    {
-      cli_cluster_options_clear (&options);
-      if (parsed)
-        return cli_fail (CMD, CLI_EXIT_USAGE, _("give exactly one FILE to upload"));
-      return CLI_EXIT_USAGE;
-    }
-
-  GError *error = NULL;
-  g_autoptr (CliCluster) cluster = cli_cluster_resolve (&options, &error);
-  cli_cluster_options_clear (&options);
+  if (!parsed)
+    return CLI_EXIT_USAGE;
+  if (files == NULL || files[0] == NULL || files[1] != NULL)
+    return cli_fail (CMD, CLI_EXIT_USAGE, _("give exactly one FILE to upload"));
+  g_autoptr (CliCluster) cluster = cli_cluster_open (CMD, &options);
   if (cluster == NULL)
-    return cli_fail_error (CMD, error);
+    return CLI_EXIT_ERROR;
+  GError *error = NULL;
 
   g_autoptr (GFile) file = g_file_new_for_commandline_arg (files[0]);
   g_autofree char *label = g_file_get_basename (file);

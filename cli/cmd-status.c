@@ -103,27 +103,19 @@ status_print_json (const CliCluster *cluster, GPtrArray *results)
 int
 cli_cmd_status (int argc, char **argv)
 {
-  CliClusterOptions options = { 0 };
+  g_auto (CliClusterOptions) options = { 0 };
   gboolean json = FALSE;
   const GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
     { NULL }
   };
-  GOptionContext *context = g_option_context_new (NULL);
-  g_option_context_set_summary (context, _("Show every worker of the cluster."));
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  cli_cluster_add_options (context, &options);
-  if (!cli_parse_options (context, CMD, argc, argv))
-    {
-      cli_cluster_options_clear (&options);
-      return CLI_EXIT_USAGE;
-    }
-
-  GError *error = NULL;
-  g_autoptr (CliCluster) cluster = cli_cluster_resolve (&options, &error);
-  cli_cluster_options_clear (&options);
+  if (!cli_cluster_parse (CMD, NULL, _("Show every worker of the cluster."), entries,
+                          argc, argv, &options))
+    return CLI_EXIT_USAGE;
+  g_autoptr (CliCluster) cluster = cli_cluster_open (CMD, &options);
   if (cluster == NULL)
-    return cli_fail_error (CMD, error);
+    return CLI_EXIT_ERROR;
+  GError *error = NULL;
 
   g_autoptr (MinkaClient) client = cli_cluster_client_new (cluster);
   GAsyncResult *slot = NULL;

@@ -440,7 +440,7 @@ stress_free (Stress *stress)
 int
 cli_cmd_stress (int argc, char **argv)
 {
-  CliClusterOptions options = { 0 };
+  g_auto (CliClusterOptions) options = { 0 };
   gboolean allow_unreachable = FALSE;
   gint64 files = 100, min_size = 1024, max_size = 65536, concurrency = 1, seed = 1;
   const GOptionEntry entries[] = {
@@ -457,31 +457,19 @@ cli_cmd_stress (int argc, char **argv)
       N_("S") },
     { NULL }
   };
-  GOptionContext *context = g_option_context_new (NULL);
-  g_option_context_set_summary (context,
-                                _("Upload many random files, then check that every worker "
-                                  "holds every acknowledged file intact."));
-  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  cli_cluster_add_options (context, &options);
-  if (!cli_parse_options (context, CMD, argc, argv))
-    {
-      cli_cluster_options_clear (&options);
-      return CLI_EXIT_USAGE;
-    }
+  if (!cli_cluster_parse (CMD, NULL,
+                          _("Upload many random files, then check that every worker "
+                            "holds every acknowledged file intact."),
+                          entries, argc, argv, &options))
+    return CLI_EXIT_USAGE;
   if (files < 1 || min_size < 0 || max_size < min_size || concurrency < 1
       || concurrency > 1024 || seed < 0 || max_size > G_MAXINT32)
-    {
-      cli_cluster_options_clear (&options);
-      return cli_fail (CMD, CLI_EXIT_USAGE,
-                       _("need --files ≥ 1, 0 ≤ --min-size ≤ --max-size ≤ 2 GiB, "
-                         "1 ≤ --concurrency ≤ 1024, --seed ≥ 0"));
-    }
-
-  GError *error = NULL;
-  g_autoptr (CliCluster) cluster = cli_cluster_resolve (&options, &error);
-  cli_cluster_options_clear (&options);
+    return cli_fail (CMD, CLI_EXIT_USAGE,
+                     _("need --files ≥ 1, 0 ≤ --min-size ≤ --max-size ≤ 2 GiB, "
+                       "1 ≤ --concurrency ≤ 1024, --seed ≥ 0"));
+  g_autoptr (CliCluster) cluster = cli_cluster_open (CMD, &options);
   if (cluster == NULL)
-    return cli_fail_error (CMD, error);
+    return CLI_EXIT_ERROR;
 
   Stress stress = { 0 };
   stress.cluster = cluster;

@@ -198,6 +198,91 @@ minka_on_terminate (GSourceFunc callback, gpointer user_data)
 #endif
 }
 
+struct _MinkaTerminateWatch
+{
+  GSourceFunc callback;
+  gpointer user_data;
+  GDestroyNotify notify;
+#ifndef G_OS_WIN32
+  guint sources[2];
+#endif
+};
+
+#ifdef G_OS_WIN32
+static GMutex watches_lock;
+static GList *watches;              /* MinkaTerminateWatch*, newest first */
+
+static gboolean
+call_watches (gpointer unused)
+{
+  g_mutex_lock (&watches_lock);
+  GList *copy = g_list_copy (watches);
+  g_mutex_unlock (&watches_lock);
+  for (GList *l = copy; l != NULL; l = l->next)
+    {
+      MinkaTerminateWatch *watch = l->data;
+      watch->callback (watch->user_data);
+    }
+  g_list_free (copy);
+  return G_SOURCE_REMOVE;
+}
+
+static BOOL WINAPI
+on_console_ctrl_watches (DWORD type)
+{
+  g_idle_add (call_watches, NULL);
+  return TRUE;
+}
+#else
+static gboolean
+call_watch (gpointer data)
+{
+  MinkaTerminateWatch *watch = data;
+  watch->callback (watch->user_data);
+  return G_SOURCE_CONTINUE;
+}
+#endif
+
+MinkaTerminateWatch *
+minka_terminate_watch_add (GSourceFunc callback, gpointer user_data, GDestroyNotify notify)
+{
+  MinkaTerminateWatch *watch = g_new0 (MinkaTerminateWatch, 1);
+  watch->callback = callback;
+  watch->user_data = user_data;
+  watch->notify = notify;
+#ifdef G_OS_WIN32
+  g_mutex_lock (&watches_lock);
+  if (watches == NULL)
+    SetConsoleCtrlHandler (on_console_ctrl_watches, TRUE);
+  watches = g_list_prepend (watches, watch);
+  g_mutex_unlock (&watches_lock);
+#else
+  watch->sources[0] = g_unix_signal_add_full (G_PRIORITY_HIGH, SIGINT, call_watch, watch, NULL);
+  watch->sources[1] = g_unix_signal_add_full (G_PRIORITY_HIGH, SIGTERM, call_watch, watch, NULL);
+#endif
+  return watch;
+}
+
+void
+minka_terminate_watch_remove (MinkaTerminateWatch *watch)
+{
+  if (watch == NULL)
+    return;
+#ifdef G_OS_WIN32
+  g_mutex_lock (&watches_lock);
+  watches = g_list_remove (watches, watch);
+  if (watches == NULL)
+    SetConsoleCtrlHandler (on_console_ctrl_watches, FALSE);
+  g_mutex_unlock (&watches_lock);
+#else
+  for (guint i = 0; i < 2; i++)
+    g_source_remove (watch->sources[i]);
+#endif
+  if (watch->notify)
+    watch->notify (watch->user_data);
+  g_free (watch);
+}
+
 guint
 minka_cpu_count (void)
 {

@@ -35,6 +35,13 @@ void minka_socket_set_nodelay (GSocket *socket);
  * (SIGINT/SIGTERM; Ctrl-C/close on Windows). */
 void minka_on_terminate (GSourceFunc callback, gpointer user_data);
 
+/* The same for a while: @callback runs each time until the watch is
+ * removed, which frees @user_data with @notify. */
+typedef struct _MinkaTerminateWatch MinkaTerminateWatch;
+MinkaTerminateWatch *minka_terminate_watch_add (GSourceFunc callback, gpointer user_data,
+                                                GDestroyNotify notify);
+void minka_terminate_watch_remove (MinkaTerminateWatch *watch);
+
 /* Number of logical processors available to this process. */
 guint minka_cpu_count (void);
 
