@@ -1,13 +1,14 @@
 /* bench-cluster.c — a local 3-worker cluster under `minka stress`
- * (1,000 files of 1–64 KiB at concurrency 1 and 16), leader failover time
- * over 10 rounds (kill -9 of the leader → first acknowledged write), idle
- * worker RSS and the peak RSS a 200 MiB upload adds. Then, when wrk is
- * installed, /api/status alone, and quiet and loaded write runs and
- * failovers in turn (wrk paced to just over 5,000 req/s on a follower's
- * /api/status), with the ratios of their medians. Before the write runs (never at the same time: the machine
- * has 2 cores), when etcd and wrk are installed, a 3-member etcd cluster
- * under the same write loads, and the ratios Minka/etcd that issue 4's
- * targets are stated in. Prints name=value. */
+ * (1,000 files of 1–64 KiB at concurrency 1 and 16, then of 100 bytes),
+ * leader failover time over 10 rounds (kill -9 of the leader → first
+ * acknowledged write), idle worker RSS and the peak RSS a 200 MiB upload
+ * adds. Then, when wrk is installed, /api/status alone, and quiet and
+ * loaded write runs and failovers in turn (wrk paced to just over 5,000
+ * req/s on a follower's /api/status), with the ratios of their medians.
+ * Before the write runs (never at the same time: the machine has 2 cores),
+ * when etcd and wrk are installed, a 3-member etcd cluster under the same
+ * write loads (100-byte and 1–64 KiB values), and the ratios Minka/etcd
+ * that issue 4's targets are stated in. Prints name=value. */
 #include "config.h"
 #include <stdio.h>
 #include <string.h>
@@ -18,10 +19,17 @@
 #define WRK "/usr/bin/wrk"
 #define ETCD_SECONDS_PER_RUN 5
 
-/* Runs `minka stress` (1,000 files of 1–64 KiB); prints its lines with
- * @prefix (only files/s, failed and lost when @brief). Returns files/s. */
+/* File sizes of a stress run: issue 4's 1–64 KiB, or etcd's small values. */
+#define FILES_MIN "1024"
+#define FILES_MAX "65536"
+#define SMALL_SIZE "100"
+
+/* Runs `minka stress` (1,000 files of @min_size–@max_size bytes); prints its
+ * lines with @prefix (only files/s, failed and lost when @brief). Returns
+ * files/s. */
 static double
-run_stress_full (TestCluster *c, guint concurrency, const char *prefix, gboolean brief)
+run_stress_sized (TestCluster *c, guint concurrency, const char *prefix, gboolean brief,
+                  const char *min_size, const char *max_size)
 {
   double files_per_s = 0;
   GString *connect = g_string_new (NULL);
@@ -30,7 +38,8 @@ run_stress_full (TestCluster *c, guint concurrency, const char *prefix, gboolean
                             ((TestWorker *) c->workers->pdata[i])->port);
   g_autofree char *conc = g_strdup_printf ("%u", concurrency);
   const char *argv[] = { MINKA_CLI_BIN, "stress", "--connect", connect->str, "--files", "1000",
-                         "--min-size", "1024", "--max-size", "65536", "--concurrency", conc, NULL };
+                         "--min-size", min_size, "--max-size", max_size, "--concurrency", conc,
+                         NULL };
   g_autoptr (GError) error = NULL;
   g_autoptr (GSubprocess) p = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
   g_autofree char *out = NULL;
@@ -52,6 +61,12 @@ run_stress_full (TestCluster *c, guint concurrency, const char *prefix, gboolean
   printf ("%s_exit_status=%d\n", prefix, g_subprocess_get_exit_status (p));
   g_string_free (connect, TRUE);
   return files_per_s;
+}
+
+static double
+run_stress_full (TestCluster *c, guint concurrency, const char *prefix, gboolean brief)
+{
+  return run_stress_sized (c, concurrency, prefix, brief, FILES_MIN, FILES_MAX);
 }
 
 static double
@@ -275,12 +290,19 @@ main (void)
   gint64 start = g_get_monotonic_time ();
   double quiet_writes = run_stress (c, 16, "c16");
   guint writes_s = seconds_since (start);
+  /* The same loads with 100-byte files: the size of etcd's small values
+   * that issue 4's targets were measured with. */
+  double small_c1 = run_stress_sized (c, 1, "small_c1", TRUE, SMALL_SIZE, SMALL_SIZE);
+  double small_c16 = run_stress_sized (c, 16, "small_c16", TRUE, SMALL_SIZE, SMALL_SIZE);
   if (etcd.measured)
     {
       etcd_baseline_print_ratio ("c1_minka_over_etcd_files", c1_writes, &etcd.files_c1);
       etcd_baseline_print_ratio ("c16_minka_over_etcd_files", quiet_writes, &etcd.files_c16);
-      etcd_baseline_print_ratio ("c1_minka_over_etcd_small", c1_writes, &etcd.small_c1);
-      etcd_baseline_print_ratio ("c16_minka_over_etcd_small", quiet_writes, &etcd.small_c16);
+      etcd_baseline_print_ratio ("c1_minka_over_etcd_small", small_c1, &etcd.small_c1);
+      etcd_baseline_print_ratio ("c16_minka_over_etcd_small", small_c16, &etcd.small_c16);
+      etcd_baseline_print_ratio ("c1_minka_files_over_etcd_small", c1_writes, &etcd.small_c1);
+      etcd_baseline_print_ratio ("c16_minka_files_over_etcd_small", quiet_writes,
+                                 &etcd.small_c16);
     }
   start = g_get_monotonic_time ();
   measure_failover (c, 10, "failover");
