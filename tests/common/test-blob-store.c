@@ -66,17 +66,24 @@ sha_of (GBytes *bytes)
   return g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
 }
 
+/* Entries of DIR/blobs/@folder. */
 static guint
-count_tmp_files (void)
+count_in_blobs (const char *folder)
 {
-  g_autofree char *tmp = g_build_filename (test_dir, "blobs", "tmp", NULL);
-  GDir *dir = g_dir_open (tmp, 0, NULL);
+  g_autofree char *path = g_build_filename (test_dir, "blobs", folder, NULL);
+  GDir *dir = g_dir_open (path, 0, NULL);
   ck_assert_ptr_nonnull (dir);
   guint n = 0;
   while (g_dir_read_name (dir) != NULL)
     n++;
   g_dir_close (dir);
   return n;
+}
+
+static guint
+count_tmp_files (void)
+{
+  return count_in_blobs ("tmp");
 }
 
 /* Streams @bytes in pseudo-random chunk sizes. */
@@ -428,14 +435,7 @@ pack_exists (guint no)
 static guint
 count_packs (void)
 {
-  g_autofree char *dir_path = g_build_filename (test_dir, "blobs", "packs", NULL);
-  GDir *dir = g_dir_open (dir_path, 0, NULL);
-  ck_assert_ptr_nonnull (dir);
-  guint n = 0;
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  g_dir_close (dir);
-  return n;
+  return count_in_blobs ("packs");
 }
 
 static guint64
