@@ -167,37 +167,6 @@ minka_socket_set_nodelay (GSocket *socket)
   g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 }
 
-#ifdef G_OS_WIN32
-static GSourceFunc terminate_callback;
-static gpointer terminate_data;
-
-static gboolean
-call_terminate (gpointer unused)
-{
-  return terminate_callback (terminate_data);
-}
-
-static BOOL WINAPI
-on_console_ctrl (DWORD type)
-{
-  g_idle_add (call_terminate, NULL);
-  return TRUE;
-}
-#endif
-
-void
-minka_on_terminate (GSourceFunc callback, gpointer user_data)
-{
-#ifdef G_OS_WIN32
-  terminate_callback = callback;
-  terminate_data = user_data;
-  SetConsoleCtrlHandler (on_console_ctrl, TRUE);
-#else
-  g_unix_signal_add (SIGINT, callback, user_data);
-  g_unix_signal_add (SIGTERM, callback, user_data);
-#endif
-}
-
 struct _MinkaTerminateWatch
 {
   GSourceFunc callback;
@@ -281,6 +250,12 @@ minka_terminate_watch_remove (MinkaTerminateWatch *watch)
   if (watch->notify)
     watch->notify (watch->user_data);
   g_free (watch);
+}
+
+void
+minka_on_terminate (GSourceFunc callback, gpointer user_data)
+{
+  minka_terminate_watch_add (callback, user_data, NULL);   /* for the process's life */
 }
 
 guint

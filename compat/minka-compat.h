@@ -31,12 +31,13 @@ gboolean minka_terminate_pid (GPid pid, GError **error);
 /* Turn off Nagle's algorithm: small Raft and request frames go out at once. */
 void minka_socket_set_nodelay (GSocket *socket);
 
-/* Calls @callback on the main context when the process is asked to stop
- * (SIGINT/SIGTERM; Ctrl-C/close on Windows). */
+/* Calls @callback on the main context each time the process is asked to
+ * stop (SIGINT/SIGTERM; Ctrl-C/close on Windows), for the process's life;
+ * its return value is ignored. */
 void minka_on_terminate (GSourceFunc callback, gpointer user_data);
 
-/* The same for a while: @callback runs each time until the watch is
- * removed, which frees @user_data with @notify. */
+/* The same until the watch is removed, which frees @user_data with
+ * @notify. */
 typedef struct _MinkaTerminateWatch MinkaTerminateWatch;
 MinkaTerminateWatch *minka_terminate_watch_add (GSourceFunc callback, gpointer user_data,
                                                 GDestroyNotify notify);
