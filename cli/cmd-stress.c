@@ -156,13 +156,12 @@ stress_lane_next (StressLane *lane)
   g_autoptr (GBytes) content = stress_content (stress, index, file->size);
   g_autofree char *sha = minka_sha256_hex (g_bytes_get_data (content, NULL), g_bytes_get_size (content));
   memcpy (file->sha256, sha, 65);
-  g_autoptr (GInputStream) stream = g_memory_input_stream_new_from_bytes (content);
   g_autofree char *name = g_strdup_printf ("stress-%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
                                            ".bin", stress->seed, index);
   lane->file = file;
   lane->started_us = g_get_monotonic_time ();
-  minka_client_put_stream_async (lane->client, stream, file->size, name, NULL, NULL, NULL,
-                                 on_stress_put, lane);
+  minka_client_put_bytes_async (lane->client, content, file->sha256, name, NULL, NULL, NULL,
+                                on_stress_put, lane);
 }
 
 static double

@@ -1878,6 +1878,26 @@ minka_client_put_stream_async (MinkaClient *client, GInputStream *stream, guint6
   put_op_run (op, stream, size);
 }
 
+void
+minka_client_put_bytes_async (MinkaClient *client, GBytes *content, const char *sha256,
+                              const char *name, MinkaProgressFunc progress,
+                              gpointer progress_data, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (MINKA_IS_CLIENT (client) && content != NULL && name != NULL);
+  Op *op = put_op_new (client, name, progress, progress_data, cancellable, callback,
+                       user_data);
+  gsize size = g_bytes_get_size (content);
+  if (size <= MINKA_CLIENT_ONE_FRAME_MAX)
+    {
+      /* Sent as it is: no copy through the stream, no second hash. */
+      op->small = g_bytes_ref (content);
+      op->small_sha = g_strdup (sha256);
+    }
+  g_autoptr (GInputStream) stream = g_memory_input_stream_new_from_bytes (content);
+  put_op_run (op, stream, size);
+}
+
 static void
 on_put_file_opened (GObject *source, GAsyncResult *result, gpointer data)
 {

@@ -144,6 +144,14 @@ void minka_client_put_stream_async (MinkaClient *client, GInputStream *stream,
                                     MinkaProgressFunc progress, gpointer progress_data,
                                     GCancellable *cancellable,
                                     GAsyncReadyCallback callback, gpointer user_data);
+/* The same from memory. @sha256 (lowercase hex, may be NULL) is the
+ * content's hash when the caller already has it: a small file is then sent
+ * without hashing it again (the worker still checks it). */
+void minka_client_put_bytes_async (MinkaClient *client, GBytes *content,
+                                   const char *sha256, const char *name,
+                                   MinkaProgressFunc progress, gpointer progress_data,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
 /* The same from a file; @name NULL means the file's basename. */
 void minka_client_put_file_async (MinkaClient *client, GFile *file, const char *name,
                                   MinkaProgressFunc progress, gpointer progress_data,

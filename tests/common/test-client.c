@@ -1069,6 +1069,52 @@ START_TEST (test_one_frame_retries)
 }
 END_TEST
 
+static MinkaFileInfo *
+put_memory (MinkaClient *client, GBytes *bytes, const char *sha, const char *name,
+            GError **error)
+{
+  minka_client_put_bytes_async (client, bytes, sha, name, NULL, NULL, NULL, on_done,
+                                &last_result);
+  g_autoptr (GAsyncResult) result = wait_for (&last_result);
+  return minka_client_put_finish (client, result, error);
+}
+
+START_TEST (test_put_bytes)
+{
+  Fake *fake = fake_new (FAKE_NORMAL);
+  MinkaClient *client = client_for (fake->address, NULL);
+  GError *error = NULL;
+
+  /* With the caller's hash, without one, and larger than one frame. */
+  const gsize sizes[] = { 3000, 0, MINKA_CLIENT_ONE_FRAME_MAX + 7 };
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      g_autoptr (GBytes) bytes = random_bytes (sizes[i], 60 + i);
+      g_autofree char *sha = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
+      g_autoptr (MinkaFileInfo) info = put_memory (client, bytes, i == 1 ? NULL : sha,
+                                                   "mem.bin", &error);
+      ck_assert_msg (error == NULL, "%s", error ? error->message : "");
+      ck_assert_str_eq (info->sha256, sha);
+      g_autoptr (GBytes) got = get_bytes (client, NULL, info->id, NULL, NULL, &error);
+      ck_assert (g_bytes_equal (got, bytes));
+    }
+  ck_assert_uint_eq (fake->one_frame_puts, 2);
+  ck_assert_uint_eq (fake->put_data_frames, 1);
+
+  /* A wrong hash from the caller is refused by the worker, not stored. */
+  g_autoptr (GBytes) bytes = random_bytes (100, 70);
+  g_autofree char *wrong = g_strnfill (64, 'a');
+  ck_assert_ptr_null (put_memory (client, bytes, wrong, "wrong.bin", &error));
+  ck_assert_ptr_nonnull (error);
+  g_clear_error (&error);
+  ck_assert_uint_eq (fake->files->len, 3);
+
+  g_object_unref (client);
+  drain_main_loop ();
+  fake_free (fake);
+}
+END_TEST
+
 START_TEST (test_one_frame_older_worker)
 {
   /* A worker that ignores the content answers PUT_READY: the client then
@@ -1105,6 +1151,7 @@ client_suite (void)
   tcase_add_test (tc, test_keyed_cluster);
   tcase_add_test (tc, test_one_frame_sizes);
   tcase_add_test (tc, test_one_frame_retries);
+  tcase_add_test (tc, test_put_bytes);
   tcase_add_test (tc, test_one_frame_older_worker);
   suite_add_tcase (suite, tc);
   return suite;
