@@ -47,6 +47,8 @@ source_status (gpointer user_data)
   /* "files" is the file list in the monitor API (from source_files). */
   json_object_set_int_member (o, "files_total", json_object_get_int_member (o, "files"));
   json_object_remove_member (o, "files");
+  /* Changes whenever /api/events would: the page refetches the logs then. */
+  json_object_set_int_member (o, "events_serial", (gint64) worker->events_serial);
   json_object_set_int_member (o, "threads", worker->options.threads ? worker->options.threads
                                                                     : minka_cpu_count ());
   return node_take_object (o);

@@ -1,6 +1,8 @@
 // Minka worker monitor: loads the page strings (/api/i18n, chosen by the
 // server from Accept-Language or ?lang=), then polls /api/status once a
-// second and fills the page. Data is only ever set as textContent.
+// second and fills the page; the file list (/api/files) and the logs
+// (/api/events) are fetched only when catalog_digest or events_serial
+// change. Data is only ever set as textContent.
 "use strict";
 
 let T = {};
@@ -96,11 +98,20 @@ function render(s) {
     (p) => [p.match_index], (p) => [p.lag],
     (p) => [p.last_contact_ms === undefined ? "–" : p.last_contact_ms + " ms"],
   ]);
-  fillTable("files", s.files, fileColumns);
-  fillTable("models", s.models, fileColumns);
-  fillLog("events", s.events);
-  fillLog("requests", s.requests);
   renderJobs(s.jobs);
+}
+
+function renderFiles(f) {
+  fillTable("files", f.files, fileColumns);
+  fillTable("models", f.models, fileColumns);
+  const shown = (f.files || []).length;
+  $("files-count").textContent = f.files_total > shown
+    ? t("files_shown").replace("{shown}", shown).replace("{total}", f.files_total) : "";
+}
+
+function renderEvents(e) {
+  fillLog("events", e.events);
+  fillLog("requests", e.requests);
 }
 
 // Reserved for training jobs: a line per job until the job pane exists.
@@ -122,6 +133,14 @@ function setConn(text, bad) {
   c.className = bad ? "conn bad" : "conn";
 }
 
+// What the file list and the logs were last fetched for.
+let shownDigest = null, shownEvents = null;
+
+async function getJSON(path, headers) {
+  const r = await fetch(path, { headers, cache: "no-store" });
+  return r.ok ? r.json() : null;
+}
+
 async function poll() {
   try {
     const headers = key() ? { Authorization: "Bearer " + key() } : {};
@@ -133,7 +152,16 @@ async function poll() {
       setConn(t("error") + " " + r.status, true);
     } else {
       $("auth").hidden = true;
-      render(await r.json());
+      const s = await r.json();
+      render(s);
+      if (s.catalog_digest !== shownDigest) {
+        const f = await getJSON("/api/files", headers);
+        if (f) { renderFiles(f); shownDigest = s.catalog_digest; }
+      }
+      if (s.events_serial === undefined || s.events_serial !== shownEvents) {
+        const e = await getJSON("/api/events", headers);
+        if (e) { renderEvents(e); shownEvents = s.events_serial; }
+      }
       setConn(t("updated") + " " + new Date().toLocaleTimeString(T.lang || undefined), false);
     }
   } catch (e) {

@@ -1,8 +1,7 @@
 /* monitor-api.c — the bodies of /api/status, /api/peers, /api/files and
- * /api/events. The source's nodes are written member by member (a member
- * already written by an earlier section is skipped, a missing section is
- * written as []), so nothing is copied or merged and the source's nodes
- * are never changed: a source may hand out cached nodes. */
+ * /api/events. The source's nodes are written member by member (a missing
+ * section is written as []), so nothing is copied or merged and the
+ * source's nodes are never changed: a source may hand out cached nodes. */
 #include "monitor-api.h"
 
 #include "monitor-json.h"
@@ -41,7 +40,6 @@ any_has (JsonObject *const *objects, const char *name)
 
 typedef struct {
   GString *out;
-  JsonObject *const *skip;    /* NULL-terminated: members written before */
   gboolean *first;
 } Section;
 
@@ -49,14 +47,13 @@ static void
 section_member (JsonObject *object, const char *name, JsonNode *value, gpointer data)
 {
   Section *s = data;
-  if (!any_has (s->skip, name))
-    monitor_json_write_member (s->out, name, value, s->first);
+  monitor_json_write_member (s->out, name, value, s->first);
 }
 
 static void
-write_members (GString *out, JsonObject *object, JsonObject *const *skip, gboolean *first)
+write_members (GString *out, JsonObject *object, gboolean *first)
 {
-  Section s = { out, skip, first };
+  Section s = { out, first };
   json_object_foreach_member (object, section_member, &s);
 }
 
@@ -79,7 +76,7 @@ object_body (JsonNode *(*fn) (gpointer), gpointer user_data, const char *array1,
   GString *out = g_string_sized_new (2048);
   gboolean first = TRUE;
   g_string_append_c (out, '{');
-  write_members (out, have[0], NULL, &first);
+  write_members (out, have[0], &first);
   ensure_array (out, array1, have, &first);
   ensure_array (out, array2, have, &first);
   g_string_append_c (out, '}');
@@ -110,35 +107,30 @@ monitor_api_peers (const MonitorSource *src)
   return g_string_free_to_bytes (out);
 }
 
+/* This worker's state, its peers and its jobs. The file list and the event
+ * logs have their own endpoints: the page fetches them only when
+ * catalog_digest or events_serial say they changed, so polling the status
+ * (the page every second, monitoring systems far more often) stays cheap
+ * however many files the catalog holds. */
 GBytes *
 monitor_api_status (const MonitorSource *src)
 {
   g_autoptr (JsonNode) status = source_call (src->status, src->user_data, JSON_NODE_OBJECT);
-  g_autoptr (JsonNode) files = source_call (src->files, src->user_data, JSON_NODE_OBJECT);
-  g_autoptr (JsonNode) events = source_call (src->events, src->user_data, JSON_NODE_OBJECT);
-  JsonObject *all[] = { json_node_get_object (status), json_node_get_object (files),
-                        json_node_get_object (events), NULL };
-  JsonObject *before_files[] = { all[0], NULL };
-  JsonObject *before_events[] = { all[0], all[1], NULL };
-  GString *out = g_string_sized_new (4096);
+  JsonObject *have[] = { json_node_get_object (status), NULL };
+  GString *out = g_string_sized_new (2048);
   gboolean first = TRUE;
   g_string_append_c (out, '{');
-  write_members (out, all[0], NULL, &first);
-  write_members (out, all[1], before_files, &first);
-  write_members (out, all[2], before_events, &first);
-  if (!any_has (all, "peers"))
+  write_members (out, have[0], &first);
+  if (!any_has (have, "peers"))
     {
       g_autoptr (JsonNode) peers = source_call (src->peers, src->user_data, JSON_NODE_ARRAY);
       monitor_json_write_member (out, "peers", peers, &first);
     }
-  if (!any_has (all, "jobs"))
+  if (!any_has (have, "jobs"))
     {
       g_autoptr (JsonNode) jobs = source_call (src->jobs, src->user_data, JSON_NODE_ARRAY);
       monitor_json_write_member (out, "jobs", jobs, &first);
     }
-  static const char *const arrays[] = { "files", "models", "events", "requests" };
-  for (gsize i = 0; i < G_N_ELEMENTS (arrays); i++)
-    ensure_array (out, arrays[i], all, &first);
   g_string_append_c (out, '}');
   return g_string_free_to_bytes (out);
 }

@@ -6,8 +6,8 @@
 
 G_BEGIN_DECLS
 
-/* Everything the page shows: status fields, peers, files, models, events,
- * requests, jobs. */
+/* This worker's status fields, its peers and its jobs (the file list and
+ * the logs are fetched apart, when catalog_digest / events_serial change). */
 GBytes *monitor_api_status (const MonitorSource *source);
 GBytes *monitor_api_peers (const MonitorSource *source);    /* {"peers": [...]} */
 GBytes *monitor_api_files (const MonitorSource *source);    /* {..., "files", "models"} */
