@@ -114,7 +114,9 @@ minka_peak_rss_bytes (void)
   struct rusage usage;
   if (getrusage (RUSAGE_SELF, &usage) != 0)
     return 0;
-  return (guint64) usage.ru_maxrss * 1024;   /* Linux reports KiB */
+  /* Linux reports KiB, and updates the high-water mark lazily: it can lag
+   * behind the current RSS, which is a peak too. */
+  return MAX ((guint64) usage.ru_maxrss * 1024, minka_rss_bytes ());
 #endif
 }
 

@@ -409,11 +409,21 @@ minka_worker_peers_json (MinkaWorker *worker)
       json_object_set_int_member (p, "id", (gint64) id);
       json_object_set_string_member (p, "address", peer ? minka_peer_get_address (peer) : "");
       json_object_set_boolean_member (p, "reachable", peer && minka_peer_is_reachable (peer));
+      /* Only a leader tracks how far each peer's log matches its own. */
       guint64 match = leader ? raft_node_peer_match (raft, id) : 0;
-      json_object_set_int_member (p, "match_index", (gint64) match);
-      json_object_set_int_member (p, "lag", leader && last >= match ? (gint64) (last - match) : -1);
+      if (leader)
+        json_object_set_int_member (p, "match_index", (gint64) match);
+      else
+        json_object_set_null_member (p, "match_index");
+      if (leader && last >= match)
+        json_object_set_int_member (p, "lag", (gint64) (last - match));
+      else
+        json_object_set_null_member (p, "lag");
       gint64 contact = peer ? minka_peer_last_contact (peer) : 0;
-      json_object_set_int_member (p, "last_contact_ms", contact ? (now - contact) / 1000 : -1);
+      if (contact)
+        json_object_set_int_member (p, "last_contact_ms", (now - contact) / 1000);
+      else
+        json_object_set_null_member (p, "last_contact_ms");
       json_array_add_object_element (peers, p);
     }
   return peers;

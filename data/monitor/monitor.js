@@ -96,7 +96,7 @@ function render(s) {
     (p) => [p.id], (p) => [p.address],
     (p) => p.reachable ? [t("yes")] : [t("no"), "no"],
     (p) => [p.match_index], (p) => [p.lag],
-    (p) => [p.last_contact_ms === undefined ? "–" : p.last_contact_ms + " ms"],
+    (p) => [p.last_contact_ms == null ? "–" : p.last_contact_ms + " ms"],
   ]);
   renderJobs(s.jobs);
 }
