@@ -264,6 +264,21 @@ cli_cluster_progress_end (void)
   progress_drawn = FALSE;
 }
 
+/* CON, NUL, COM1, aux.txt…: on Windows these open a device whatever the
+ * folder or extension. */
+static gboolean
+cli_cluster_is_device_name (const char *name)
+{
+  static const char *const devices[] = { "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$" };
+  gsize stem = strcspn (name, ".");
+  for (gsize i = 0; i < G_N_ELEMENTS (devices); i++)
+    if (stem == strlen (devices[i]) && g_ascii_strncasecmp (name, devices[i], stem) == 0)
+      return TRUE;
+  return stem == 4 && (g_ascii_strncasecmp (name, "COM", 3) == 0
+                       || g_ascii_strncasecmp (name, "LPT", 3) == 0)
+         && name[3] >= '0' && name[3] <= '9';
+}
+
 char *
 cli_cluster_safe_filename (const char *name, const char *fallback)
 {
@@ -280,12 +295,16 @@ cli_cluster_safe_filename (const char *name, const char *fallback)
       else
         g_string_append_c (out, (char) c);
     }
-  if (out->len == 0 || strcmp (out->str, ".") == 0 || strcmp (out->str, "..") == 0
-      || !g_utf8_validate (out->str, -1, NULL))
+  /* Windows drops trailing dots and spaces (and "x." would become "x"). */
+  while (out->len > 0 && (out->str[out->len - 1] == '.' || out->str[out->len - 1] == ' '))
+    g_string_truncate (out, out->len - 1);
+  if (out->len == 0 || !g_utf8_validate (out->str, -1, NULL))
     {
       g_string_free (out, TRUE);
       return g_strdup (fallback);
     }
+  if (cli_cluster_is_device_name (out->str))
+    g_string_prepend_c (out, '_');
   return g_string_free (out, FALSE);
 }
 

@@ -86,9 +86,10 @@ void cli_cluster_print_json (JsonBuilder *builder);
 void cli_cluster_progress_draw (const char *label, guint64 done, guint64 total);
 void cli_cluster_progress_end (void);
 
-/* A safe local file name from a catalog name: its last path component,
- * without control characters or characters Windows forbids; never "",
- * "." or ".." (@fallback then). */
+/* A safe local file name from a catalog name, on any system: its last
+ * path component, without control characters or characters Windows
+ * forbids, without trailing dots or spaces, "_" before a Windows device
+ * name (CON, nul.txt, COM1…); never "", "." or ".." (@fallback then). */
 char *cli_cluster_safe_filename (const char *name, const char *fallback);
 
 G_END_DECLS

@@ -138,9 +138,8 @@ local_stop (Local *local)
         continue;
       /* A clean shutdown: the leader hands over leadership first (on
        * Windows there is no such request: the worker is stopped). */
-      const char *pid = g_subprocess_get_identifier (worker->process);
-      if (pid == NULL
-          || !minka_terminate_pid ((GPid) g_ascii_strtoll (pid, NULL, 10), NULL))
+      guint64 id = minka_subprocess_id (worker->process);
+      if (id == 0 || !minka_terminate_process (id, NULL))
         g_subprocess_force_exit (worker->process);
     }
 }
@@ -245,6 +244,8 @@ local_spawn (Local *local, const char *binary, const char *dir, const char *conf
   local->running++;
   local->outputs_open++;
   worker->output = g_data_input_stream_new (g_subprocess_get_stdout_pipe (worker->process));
+  /* A Windows child writes CRLF. */
+  g_data_input_stream_set_newline_type (worker->output, G_DATA_STREAM_NEWLINE_TYPE_ANY);
   g_data_input_stream_read_line_async (worker->output, G_PRIORITY_DEFAULT, NULL,
                                        on_local_line, worker);
   g_subprocess_wait_async (worker->process, NULL, on_local_exited, worker);

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "cli.h"
 #include "cli-cluster.h"
+#include "minka-compat.h"
 
 #include <glib/gi18n-lib.h>
 #include <locale.h>
@@ -60,11 +61,19 @@ int
 main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  minka_console_use_utf8 ();
+  bindtextdomain (GETTEXT_PACKAGE, minka_locale_dir ());
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
   g_set_prgname ("minka");
+#ifdef G_OS_WIN32
+  /* argv is in the ANSI code page there; GLib's file names are UTF-8.
+   * (GOption converts the other arguments itself.) */
+  g_auto (GStrv) utf8_argv = g_win32_get_command_line ();
+  cli_cluster_set_argv0 (utf8_argv[0]);
+#else
   cli_cluster_set_argv0 (argv[0]);
+#endif
 
   if (argc < 2)
     {

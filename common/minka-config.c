@@ -355,8 +355,8 @@ load_worker_group (MinkaClusterConfig *config, const char *group, GError **error
                      _("[%s] %s: unknown key (expected address or monitor)"), group, *key);
         return FALSE;
       }
-  g_autofree char *address = g_key_file_get_string (config->keys, group, "address", NULL);
-  g_autofree char *monitor = g_key_file_get_string (config->keys, group, "monitor", NULL);
+  g_autofree char *address = minka_cluster_config_get_value (config, group, "address");
+  g_autofree char *monitor = minka_cluster_config_get_value (config, group, "monitor");
   return config_add (config, name, address, monitor, error);
 }
 
@@ -365,8 +365,7 @@ load_cluster_group (MinkaClusterConfig *config, const char *base_dir, GError **e
 {
   if (!g_key_file_has_key (config->keys, CLUSTER_GROUP, "key-file", NULL))
     return TRUE;
-  g_autofree char *key_file = g_key_file_get_string (config->keys, CLUSTER_GROUP,
-                                                     "key-file", NULL);
+  g_autofree char *key_file = minka_cluster_config_get_value (config, CLUSTER_GROUP, "key-file");
   if (key_file == NULL || g_strstrip (key_file)[0] == '\0')
     {
       g_set_error (error, MINKA_CONFIG_ERROR, MINKA_CONFIG_ERROR_INVALID,
@@ -456,16 +455,31 @@ minka_cluster_config_load (const char *path, GError **error)
   return config;
 }
 
+char *
+minka_cluster_config_get_value (const MinkaClusterConfig *config, const char *group,
+                                const char *key)
+{
+  char *text = g_key_file_get_value (config->keys, group, key, NULL);
+  if (text == NULL)
+    return NULL;
+  for (gsize i = 1; text[0] != '\0' && text[i] != '\0'; i++)
+    if ((text[i] == '#' || text[i] == ';') && (text[i - 1] == ' ' || text[i - 1] == '\t'))
+      {
+        text[i] = '\0';
+        break;
+      }
+  return g_strstrip (text);
+}
+
 gboolean
 minka_cluster_config_get_int (const MinkaClusterConfig *config, const char *key,
                               gint64 fallback, gint64 min, gint64 max, gint64 *value,
                               GError **error)
 {
-  g_autofree char *text = g_key_file_get_value (config->keys, CLUSTER_GROUP, key, NULL);
+  g_autofree char *text = minka_cluster_config_get_value (config, CLUSTER_GROUP, key);
   *value = fallback;
   if (text == NULL)
     return TRUE;
-  g_strstrip (text);
   if (!g_ascii_string_to_signed (text, 10, min, max, value, NULL))
     {
       g_set_error (error, MINKA_CONFIG_ERROR, MINKA_CONFIG_ERROR_INVALID,
@@ -498,7 +512,7 @@ minka_cluster_config_set_key_file (MinkaClusterConfig *config, const char *key_f
   g_free (config->key_file);
   config->key_file = g_strdup (key_file);
   if (key_file != NULL)
-    g_key_file_set_string (config->keys, CLUSTER_GROUP, "key-file", key_file);
+    g_key_file_set_value (config->keys, CLUSTER_GROUP, "key-file", key_file);   /* as read */
   else
     g_key_file_remove_key (config->keys, CLUSTER_GROUP, "key-file", NULL);
 }

@@ -76,6 +76,13 @@ const MinkaWorkerConfig *minka_cluster_config_find (const MinkaClusterConfig *co
 const MinkaWorkerConfig *minka_cluster_config_find_id (const MinkaClusterConfig *config,
                                                        guint64 id);
 
+/* The value of @key in @group as written: without GKeyFile's escapes (a
+ * Windows path's backslashes stay as they are), without a trailing
+ * "# comment" or "; comment" (after a space or tab), stripped. NULL when
+ * absent. */
+char *minka_cluster_config_get_value (const MinkaClusterConfig *config, const char *group,
+                                      const char *key);
+
 /* An integer option of [cluster], checked against [min, max]; @fallback
  * when absent. */
 gboolean minka_cluster_config_get_int (const MinkaClusterConfig *config, const char *key,

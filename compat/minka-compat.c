@@ -120,23 +120,32 @@ minka_peak_rss_bytes (void)
 #endif
 }
 
+guint64
+minka_subprocess_id (GSubprocess *process)
+{
+  const char *id = g_subprocess_get_identifier (process);
+  return id != NULL ? g_ascii_strtoull (id, NULL, 10) : 0;
+}
+
 static gboolean
-send_signal (GPid pid, int sig, GError **error)
+send_signal (guint64 process_id, int sig, GError **error)
 {
 #ifdef G_OS_WIN32
   (void) sig;
-  if (!TerminateProcess (pid, 137))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "TerminateProcess failed");
-      return FALSE;
-    }
-  return TRUE;
+  HANDLE process = OpenProcess (PROCESS_TERMINATE, FALSE, (DWORD) process_id);
+  gboolean ok = process != NULL && TerminateProcess (process, 137);
+  if (!ok)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot stop process %" G_GUINT64_FORMAT
+                 ": Windows error %lu", process_id, (unsigned long) GetLastError ());
+  if (process != NULL)
+    CloseHandle (process);
+  return ok;
 #else
-  if (kill (pid, sig) != 0)
+  if (process_id == 0 || process_id > G_MAXINT || kill ((pid_t) process_id, sig) != 0)
     {
-      int saved = errno;
+      int saved = process_id == 0 || process_id > G_MAXINT ? ESRCH : errno;
       g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
-                   "kill %d: %s", (int) pid, g_strerror (saved));
+                   "kill %" G_GUINT64_FORMAT ": %s", process_id, g_strerror (saved));
       return FALSE;
     }
   return TRUE;
@@ -144,22 +153,22 @@ send_signal (GPid pid, int sig, GError **error)
 }
 
 gboolean
-minka_kill_pid (GPid pid, GError **error)
+minka_kill_process (guint64 process_id, GError **error)
 {
 #ifdef G_OS_WIN32
-  return send_signal (pid, 9, error);
+  return send_signal (process_id, 9, error);
 #else
-  return send_signal (pid, SIGKILL, error);
+  return send_signal (process_id, SIGKILL, error);
 #endif
 }
 
 gboolean
-minka_terminate_pid (GPid pid, GError **error)
+minka_terminate_process (guint64 process_id, GError **error)
 {
 #ifdef G_OS_WIN32
-  return send_signal (pid, 15, error);
+  return send_signal (process_id, 15, error);
 #else
-  return send_signal (pid, SIGTERM, error);
+  return send_signal (process_id, SIGTERM, error);
 #endif
 }
 
@@ -202,6 +211,11 @@ static BOOL WINAPI
 on_console_ctrl_watches (DWORD type)
 {
   g_idle_add (call_watches, NULL);
+  /* For these Windows ends the process as soon as the handler returns:
+   * wait here while the main loop shuts down cleanly (the process exits
+   * under us when it is done; Windows gives up after about 5 s). */
+  if (type == CTRL_CLOSE_EVENT || type == CTRL_LOGOFF_EVENT || type == CTRL_SHUTDOWN_EVENT)
+    Sleep (10000);
   return TRUE;
 }
 #else
@@ -258,6 +272,31 @@ void
 minka_on_terminate (GSourceFunc callback, gpointer user_data)
 {
   minka_terminate_watch_add (callback, user_data, NULL);   /* for the process's life */
+}
+
+void
+minka_console_use_utf8 (void)
+{
+#ifdef G_OS_WIN32
+  SetConsoleOutputCP (CP_UTF8);
+#endif
+}
+
+const char *
+minka_locale_dir (void)
+{
+#ifdef G_OS_WIN32
+  static gsize dir = 0;
+  if (g_once_init_enter (&dir))
+    {
+      g_autofree char *base = g_win32_get_package_installation_directory_of_module (NULL);
+      char *path = base ? g_build_filename (base, "share", "locale", NULL) : g_strdup (LOCALEDIR);
+      g_once_init_leave (&dir, (gsize) path);
+    }
+  return (const char *) dir;
+#else
+  return LOCALEDIR;
+#endif
 }
 
 guint

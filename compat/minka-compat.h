@@ -21,12 +21,18 @@ guint64 minka_rss_bytes (void);
 /* Peak resident set size of this process, in bytes; 0 if unknown. */
 guint64 minka_peak_rss_bytes (void);
 
-/* Hard-kill a process (SIGKILL / TerminateProcess). Tests use it to crash
- * workers; the client uses it to stop a local cluster's children. */
-gboolean minka_kill_pid (GPid pid, GError **error);
+/* The ID of @process as the system numbers processes (what
+ * g_subprocess_get_identifier prints, on every system), or 0 once it
+ * has exited. */
+guint64 minka_subprocess_id (GSubprocess *process);
 
-/* Ask a process to shut down cleanly (SIGTERM; on Windows, hard kill). */
-gboolean minka_terminate_pid (GPid pid, GError **error);
+/* Hard-kill the process with this ID (SIGKILL / TerminateProcess). Tests
+ * use it to crash workers. */
+gboolean minka_kill_process (guint64 process_id, GError **error);
+
+/* Ask it to shut down cleanly (SIGTERM). Windows has no such request for
+ * a console process that is not in our console group: a hard kill. */
+gboolean minka_terminate_process (guint64 process_id, GError **error);
 
 /* Turn off Nagle's algorithm: small Raft and request frames go out at once. */
 void minka_socket_set_nodelay (GSocket *socket);
@@ -42,6 +48,15 @@ typedef struct _MinkaTerminateWatch MinkaTerminateWatch;
 MinkaTerminateWatch *minka_terminate_watch_add (GSourceFunc callback, gpointer user_data,
                                                 GDestroyNotify notify);
 void minka_terminate_watch_remove (MinkaTerminateWatch *watch);
+
+/* Where the message catalogues are: LOCALEDIR, or on Windows the
+ * share/locale of the installation that holds the running program (an
+ * MSYS2 install can live in any folder). */
+const char *minka_locale_dir (void);
+
+/* Our output is UTF-8 (GLib, translations): make a Windows console show
+ * it as such (it assumes the OEM code page). Nothing to do elsewhere. */
+void minka_console_use_utf8 (void);
 
 /* Number of logical processors available to this process. */
 guint minka_cpu_count (void);

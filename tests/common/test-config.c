@@ -66,6 +66,42 @@ START_TEST (test_load_good)
 }
 END_TEST
 
+/* The issue's own example annotates lines with comments; a key-file path
+ * with backslashes (Windows) is taken as written, not as escapes. */
+START_TEST (test_inline_comments_and_raw_paths)
+{
+  const char *text =
+    "[cluster]\n"
+    "key-file=C:\\new\\temp\\cluster.key        # optional shared secret\n"
+    "election-timeout-ms=150 ; milliseconds\n"
+    "monitor-access=loopback\t# or token, open\n"
+    "[worker a]\n"
+    "address=127.0.0.1:7001      # peers and clients\n"
+    "monitor=127.0.0.1:8001      # web monitor\n"
+    "[worker b]\n"
+    "address=127.0.0.1:7002\n";
+  GError *error = NULL;
+  g_autoptr (MinkaClusterConfig) config = load (text, &error);
+  ck_assert_msg (error == NULL, "%s", error ? error->message : "");
+  const MinkaWorkerConfig *a = minka_cluster_config_find (config, "a");
+  ck_assert_uint_eq (a->address.port, 7001);
+  ck_assert_uint_eq (a->monitor.port, 8001);
+  g_autofree char *key = minka_cluster_config_get_value (config, "cluster", "key-file");
+  ck_assert_str_eq (key, "C:\\new\\temp\\cluster.key");
+  g_autofree char *access = minka_cluster_config_get_value (config, "cluster", "monitor-access");
+  ck_assert_str_eq (access, "loopback");
+  gint64 ms = 0;
+  ck_assert (minka_cluster_config_get_int (config, "election-timeout-ms", 300, 10, 60000, &ms, NULL));
+  ck_assert_int_eq (ms, 150);
+  ck_assert_ptr_null (minka_cluster_config_get_value (config, "cluster", "missing"));
+  /* A '#' inside a value (no space before it) is part of it. */
+  g_autoptr (MinkaClusterConfig) hash = load ("[cluster]\nkey-file=dir#1/k \n[worker a]\naddress=h:1\n", &error);
+  ck_assert_ptr_null (error);
+  g_autofree char *hashed = minka_cluster_config_get_value (hash, "cluster", "key-file");
+  ck_assert_str_eq (hashed, "dir#1/k");
+}
+END_TEST
+
 START_TEST (test_node_ids_stable)
 {
   /* The ID depends only on the name: order and membership do not matter. */
@@ -208,6 +244,7 @@ config_suite (void)
   Suite *s = suite_create ("config");
   TCase *tc = tcase_create ("config");
   tcase_add_test (tc, test_load_good);
+  tcase_add_test (tc, test_inline_comments_and_raw_paths);
   tcase_add_test (tc, test_node_ids_stable);
   tcase_add_loop_test (tc, test_load_bad, 0, G_N_ELEMENTS (bad_configs));
   tcase_add_test (tc, test_write_and_reload);

@@ -79,36 +79,22 @@ START_TEST (test_rss_and_cpus)
 }
 END_TEST
 
-typedef struct {
-  GMainLoop *loop;
-  int wait_status;
-} ChildExit;
-
-static void
-on_child_exit (GPid pid, int wait_status, gpointer user_data)
-{
-  ChildExit *exit_info = user_data;
-  exit_info->wait_status = wait_status;
-  g_spawn_close_pid (pid);
-  g_main_loop_quit (exit_info->loop);
-}
-
 START_TEST (test_kill_child)
 {
   GError *error = NULL;
-  const char *argv[] = { "sleep", "30", NULL };
-  GPid pid;
-  ck_assert (g_spawn_async (NULL, (char **) argv, NULL,
-                            G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
-                            NULL, NULL, &pid, &error));
-  ChildExit exit_info = { g_main_loop_new (NULL, FALSE), 0 };
-  g_child_watch_add (pid, on_child_exit, &exit_info);
-  ck_assert (minka_kill_pid (pid, &error));
-  g_main_loop_run (exit_info.loop);
-  g_main_loop_unref (exit_info.loop);
-  /* A killed child did not exit normally: the status check must fail. */
-  ck_assert (!g_spawn_check_wait_status (exit_info.wait_status, &error));
+  GSubprocess *child = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, "sleep", "30", NULL);
+  ck_assert_ptr_nonnull (child);
+  guint64 id = minka_subprocess_id (child);
+  ck_assert_uint_ne (id, 0);
+  ck_assert (minka_kill_process (id, &error));
+  ck_assert (g_subprocess_wait (child, NULL, &error));
+  /* A killed child did not exit normally. */
+  ck_assert (!g_subprocess_get_successful (child));
+  ck_assert_uint_eq (minka_subprocess_id (child), 0);
+  /* No such process: an error, not a crash. */
+  ck_assert (!minka_kill_process (0, &error));
   g_clear_error (&error);
+  g_object_unref (child);
 }
 END_TEST
 

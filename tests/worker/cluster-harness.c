@@ -53,16 +53,56 @@ worker_new (TestCluster *cluster, guint number)
   return w;
 }
 
+#ifndef G_OS_UNIX
+/* Windows has no file redirection in GSubprocessLauncher: a thread copies
+ * the child's output pipe to the log until the child closes it. */
+static gpointer
+copy_log_thread (gpointer data)
+{
+  GOutputStream *log = data;
+  GInputStream *out = g_object_get_data (G_OBJECT (log), "minka-child-output");
+  g_output_stream_splice (log, out, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, NULL, NULL);
+  g_object_unref (log);
+  return NULL;
+}
+#endif
+
+/* Starts @argv with stdout and stderr going to the file @log_path. */
+static GSubprocess *
+spawn_logged (const char * const *argv, const char *log_path, GError **error)
+{
+#ifdef G_OS_UNIX
+  g_autoptr (GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_set_stdout_file_path (launcher, log_path);
+  return g_subprocess_launcher_spawnv (launcher, argv, error);
+#else
+  g_autoptr (GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_autoptr (GFile) file = g_file_new_for_path (log_path);
+  GFileOutputStream *log = g_file_replace (file, NULL, FALSE, G_FILE_CREATE_NONE, NULL, error);
+  if (log == NULL)
+    return NULL;
+  GSubprocess *process = g_subprocess_launcher_spawnv (launcher, argv, error);
+  if (process == NULL)
+    {
+      g_object_unref (log);
+      return NULL;
+    }
+  g_object_set_data_full (G_OBJECT (log), "minka-child-output",
+                          g_object_ref (g_subprocess_get_stdout_pipe (process)), g_object_unref);
+  g_thread_unref (g_thread_new ("worker-log", copy_log_thread, log));
+  return process;
+#endif
+}
+
 static void
 start_process (TestCluster *cluster, TestWorker *w, gboolean join)
 {
   GError *error = NULL;
-  g_autoptr (GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
   /* One log per run, so a restart does not overwrite the first run's. */
   g_free (w->log_path);
   w->log_path = g_strdup_printf ("%s/%s.run%u.log", cluster->dir, w->name, ++w->runs);
-  g_subprocess_launcher_set_stdout_file_path (launcher, w->log_path);
   const char *argv[10] = { MINKA_WORKER_BIN, "--config", cluster->config_path, "--id", w->name,
                            "--data-dir", w->data_dir, NULL };
   guint argc = 7;
@@ -70,7 +110,7 @@ start_process (TestCluster *cluster, TestWorker *w, gboolean join)
     argv[argc++] = "--join";
   if (cluster->extra_arg)
     argv[argc++] = cluster->extra_arg;
-  w->process = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  w->process = spawn_logged (argv, w->log_path, &error);
   g_assert_no_error (error);
 }
 
@@ -149,9 +189,9 @@ test_cluster_kill (TestCluster *cluster, guint i)
   TestWorker *w = cluster->workers->pdata[i];
   if (!w->process)
     return;
-  const char *pid_text = g_subprocess_get_identifier (w->process);
-  if (pid_text)
-    minka_kill_pid ((GPid) g_ascii_strtoll (pid_text, NULL, 10), NULL);
+  guint64 id = minka_subprocess_id (w->process);
+  if (id != 0)
+    minka_kill_process (id, NULL);
   g_subprocess_wait (w->process, NULL, NULL);
   g_clear_object (&w->process);
 }

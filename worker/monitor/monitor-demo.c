@@ -7,6 +7,7 @@
 #include <locale.h>
 #include <stdio.h>
 
+#include "minka-compat.h"
 #include "monitor-fake-source.h"
 #include "monitor-server.h"
 
@@ -14,7 +15,7 @@ int
 main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bindtextdomain (GETTEXT_PACKAGE, minka_locale_dir ());
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
