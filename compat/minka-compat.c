@@ -311,6 +311,7 @@ struct _MinkaFile
 {
   int fd;
   char *path;
+  gboolean writable;
 };
 
 #ifdef G_OS_WIN32
@@ -333,9 +334,75 @@ set_errno_error (GError **error, const char *what, const char *path, int saved)
   return FALSE;
 }
 
+#ifdef G_OS_WIN32
+static int
+errno_from_win32 (DWORD code)
+{
+  switch (code)
+    {
+    case ERROR_FILE_NOT_FOUND:
+    case ERROR_PATH_NOT_FOUND:
+      return ENOENT;
+    case ERROR_FILE_EXISTS:
+    case ERROR_ALREADY_EXISTS:
+      return EEXIST;
+    case ERROR_ACCESS_DENIED:
+    case ERROR_SHARING_VIOLATION:
+      return EACCES;
+    case ERROR_DISK_FULL:
+    case ERROR_HANDLE_DISK_FULL:
+      return ENOSPC;
+    default:
+      return EIO;
+    }
+}
+
+/* Like open(), but shared for deletion too: on Windows a file open anywhere
+ * cannot be deleted or renamed over otherwise, and a blob being downloaded
+ * or a segment being read must not block a delete (POSIX semantics). */
+static int
+win32_open (const char *path, MinkaFileFlags flags)
+{
+  DWORD access = ((flags & MINKA_FILE_READ) || !(flags & MINKA_FILE_WRITE) ? GENERIC_READ : 0)
+                 | ((flags & MINKA_FILE_WRITE) ? GENERIC_WRITE : 0);
+  DWORD disposition;
+  if (flags & MINKA_FILE_CREATE)
+    disposition = (flags & MINKA_FILE_EXCLUSIVE) ? CREATE_NEW
+                  : (flags & MINKA_FILE_TRUNCATE) ? CREATE_ALWAYS : OPEN_ALWAYS;
+  else
+    disposition = (flags & MINKA_FILE_TRUNCATE) ? TRUNCATE_EXISTING : OPEN_EXISTING;
+  gunichar2 *wpath = g_utf8_to_utf16 (path, -1, NULL, NULL, NULL);
+  if (wpath == NULL)
+    {
+      errno = EINVAL;
+      return -1;
+    }
+  HANDLE h = CreateFileW (wpath, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                          NULL, disposition, FILE_ATTRIBUTE_NORMAL, NULL);
+  g_free (wpath);
+  if (h == INVALID_HANDLE_VALUE)
+    {
+      errno = errno_from_win32 (GetLastError ());
+      return -1;
+    }
+  int oflags = _O_BINARY | ((flags & MINKA_FILE_APPEND) ? _O_APPEND : 0)
+               | ((flags & MINKA_FILE_WRITE) ? 0 : _O_RDONLY);
+  int fd = _open_osfhandle ((intptr_t) h, oflags);
+  if (fd < 0)
+    {
+      CloseHandle (h);
+      errno = EIO;
+    }
+  return fd;
+}
+#endif
+
 MinkaFile *
 minka_file_open (const char *path, MinkaFileFlags flags, GError **error)
 {
+#ifdef G_OS_WIN32
+  int fd = win32_open (path, flags);
+#else
   int oflags = 0;
   if ((flags & MINKA_FILE_READ) && (flags & MINKA_FILE_WRITE))
     oflags = O_RDWR;
@@ -351,12 +418,8 @@ minka_file_open (const char *path, MinkaFileFlags flags, GError **error)
     oflags |= O_TRUNC;
   if (flags & MINKA_FILE_APPEND)
     oflags |= O_APPEND;
-#ifdef G_OS_WIN32
-  oflags |= O_BINARY;
-#else
-  oflags |= O_CLOEXEC;
+  int fd = g_open (path, oflags | O_CLOEXEC, 0644);
 #endif
-  int fd = g_open (path, oflags, 0644);
   if (fd < 0)
     {
       set_errno_error (error, "open", path, errno);
@@ -365,6 +428,7 @@ minka_file_open (const char *path, MinkaFileFlags flags, GError **error)
   MinkaFile *file = g_new0 (MinkaFile, 1);
   file->fd = fd;
   file->path = g_strdup (path);
+  file->writable = (flags & MINKA_FILE_WRITE) != 0;
   return file;
 }
 
@@ -469,6 +533,15 @@ gboolean
 minka_file_sync (MinkaFile *file, GError **error)
 {
 #ifdef G_OS_WIN32
+  /* FlushFileBuffers needs a handle open for writing: flush the file
+   * through one when ours is read-only (syncing a blob already written). */
+  if (!file->writable)
+    {
+      MinkaFile *w = minka_file_open (file->path, MINKA_FILE_WRITE, error);
+      gboolean ok = w != NULL && minka_file_sync (w, error);
+      minka_file_close (w);
+      return ok;
+    }
   if (_commit (file->fd) != 0)
 #else
   if (fdatasync (file->fd) != 0)
