@@ -77,13 +77,17 @@ void minka_catalog_apply (MinkaCatalog *catalog, guint64 index, GBytes *command,
 
 guint64 minka_catalog_applied_index (const MinkaCatalog *catalog);
 
-/* Look-ups. The returned records belong to the catalog. */
+/* Look-ups. The returned records belong to the catalog and never change
+ * (a record is replaced, not modified). */
 const MinkaFileRecord *minka_catalog_lookup (const MinkaCatalog *catalog, guint64 id);
 /* Files sorted by ID (a new array of borrowed pointers). */
 GPtrArray *minka_catalog_list_files (const MinkaCatalog *catalog);
+/* The newest @max files (highest IDs first), without walking the rest:
+ * the monitor shows these after every change. */
+GPtrArray *minka_catalog_list_newest (const MinkaCatalog *catalog, guint max);
 /* Files with this exact name, newest first (borrowed pointers). */
 GPtrArray *minka_catalog_find_by_name (const MinkaCatalog *catalog, const char *name);
-/* Whether any file still refers to the blob (so it must be kept). */
+/* Whether any file still refers to the blob (so it must be kept). O(1). */
 gboolean minka_catalog_blob_in_use (const MinkaCatalog *catalog, const char *sha256);
 guint minka_catalog_n_files (const MinkaCatalog *catalog);
 guint64 minka_catalog_total_bytes (const MinkaCatalog *catalog);
@@ -96,6 +100,17 @@ const char *minka_catalog_digest (MinkaCatalog *catalog);
  * back. Restoring replaces everything. */
 GBytes *minka_catalog_snapshot (const MinkaCatalog *catalog);
 gboolean minka_catalog_restore (MinkaCatalog *catalog, GBytes *snapshot, GError **error);
+
+/* A snapshot in two steps, so a big catalog is not serialised on the main
+ * loop: the capture (cheap: references to the immutable records, plus the
+ * applied index and sessions) is taken where the catalog lives; it may
+ * then be serialised and freed on one other thread while the catalog
+ * changes. The bytes equal minka_catalog_snapshot() at the capture. */
+typedef struct _MinkaCatalogCapture MinkaCatalogCapture;
+MinkaCatalogCapture *minka_catalog_capture (const MinkaCatalog *catalog);
+GBytes *minka_catalog_capture_serialize (MinkaCatalogCapture *capture);
+void minka_catalog_capture_free (MinkaCatalogCapture *capture);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MinkaCatalogCapture, minka_catalog_capture_free)
 
 /* A file record as JSON (for the client protocol and the monitor). */
 JsonNode *minka_file_record_to_json (const MinkaFileRecord *record);

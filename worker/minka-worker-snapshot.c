@@ -1,9 +1,10 @@
 /* minka-worker-snapshot.c — catalog snapshots: taking them every N
- * entries (written off the main loop, then the log is compacted),
- * restoring at start-up, streaming one to a lagging follower over the bulk
- * link, and receiving and installing one on a follower. The catalog is
- * metadata (file bytes stay in blobs), so a snapshot is small; a follower
- * that installs one fetches the blobs it lacks afterwards. */
+ * entries (captured on the main loop, serialised and written off it, then
+ * the log is compacted), restoring at start-up, streaming one to a lagging
+ * follower over the bulk link, and receiving and installing one on a
+ * follower. The catalog is metadata (file bytes stay in blobs), so a
+ * snapshot is small; a follower that installs one fetches the blobs it
+ * lacks afterwards. */
 #include "config.h"
 #include "minka-worker-private.h"
 #include "minka-blob-io.h"
@@ -83,7 +84,8 @@ typedef struct {
   MinkaWorker *worker;
   char *dir;
   RaftSnapshotMeta meta;
-  GBytes *data;
+  MinkaCatalogCapture *capture; /* taken on the main loop, serialised on the disk thread */
+  GBytes *data;                 /* the serialised catalog, once written */
   GPtrArray *unsynced;          /* blobs to make durable before the log goes */
 } TakeSnapshot;
 
@@ -92,7 +94,8 @@ take_snapshot_free (TakeSnapshot *t)
 {
   g_free (t->dir);
   raft_snapshot_meta_clear (&t->meta);
-  g_bytes_unref (t->data);
+  minka_catalog_capture_free (t->capture);
+  g_clear_pointer (&t->data, g_bytes_unref);
   g_ptr_array_unref (t->unsynced);
   g_free (t);
 }
@@ -127,6 +130,10 @@ run_take_snapshot (gpointer data, GError **error)
   TakeSnapshot *t = data;
   if (!sync_blobs (t, error))
     return NULL;
+  /* Serialising a big catalog takes long: here, not on the main loop. The
+   * capture's references are dropped here too. */
+  t->data = minka_catalog_capture_serialize (t->capture);
+  g_clear_pointer (&t->capture, minka_catalog_capture_free);
   char *path = NULL;
   RaftSnapshotWriter *writer = raft_snapshot_writer_new (t->dir, &t->meta, error);
   gsize len = 0;
@@ -186,7 +193,7 @@ minka_worker_snapshot_maybe (MinkaWorker *worker)
   t->meta.index = applied;
   t->meta.term = term;
   t->meta.config = raft_config_copy (raft_node_config (raft));
-  t->data = minka_catalog_snapshot (worker->catalog);
+  t->capture = minka_catalog_capture (worker->catalog);
   t->unsynced = worker->unsynced;
   worker->unsynced = g_ptr_array_new_with_free_func (g_free);
   worker->inline_bytes = 0;

@@ -1,5 +1,6 @@
 /* test-catalog.c — the replicated catalog: apply, exactly-once sessions,
- * determinism of the digest, snapshots and malformed commands. */
+ * determinism of the digest, snapshots (and captures serialised later),
+ * blob reference counts, the newest-files listing and malformed commands. */
 #include "config.h"
 #include <check.h>
 #include <string.h>
@@ -282,6 +283,325 @@ START_TEST (test_restore_rejects_garbage)
 }
 END_TEST
 
+/* The answer blob_in_use must give: a scan of every file (what it used to do). */
+static gboolean
+blob_in_use_by_scan (MinkaCatalog *c, const char *sha)
+{
+  g_autoptr (GPtrArray) files = minka_catalog_list_files (c);
+  for (guint i = 0; i < files->len; i++)
+    if (strcmp (((const MinkaFileRecord *) files->pdata[i])->sha256, sha) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+fake_sha (guint i, char sha[65])
+{
+  g_snprintf (sha, 65, "%064x", i);
+}
+
+START_TEST (test_blob_in_use_shared)
+{
+  g_autoptr (MinkaCatalog) c = minka_catalog_new ();
+  guint64 a1 = 0, a2 = 0, b1 = 0;
+  apply_ok (c, 1, put ("c", 1, "one", SHA_A), &a1);
+  apply_ok (c, 2, put ("c", 2, "two", SHA_A), &a2);        /* same bytes, other name */
+  apply_ok (c, 3, put ("c", 3, "one", SHA_B), &b1);        /* same name, other bytes */
+  ck_assert (minka_catalog_blob_in_use (c, SHA_A));
+  ck_assert (minka_catalog_blob_in_use (c, SHA_B));
+
+  /* A retried delete and a delete of an unknown ID change no count. */
+  apply_ok (c, 4, minka_catalog_command_delete_file ("d", 1, a1), NULL);
+  apply_ok (c, 5, minka_catalog_command_delete_file ("d", 1, a1), NULL);
+  ck_assert_uint_eq (apply_error (c, 6, minka_catalog_command_delete_file ("d", 2, a1)),
+                     MINKA_CATALOG_ERROR_NOT_FOUND);
+  ck_assert (minka_catalog_blob_in_use (c, SHA_A));        /* a2 still names it */
+  apply_ok (c, 7, minka_catalog_command_delete_file ("d", 3, a2), NULL);
+  ck_assert (!minka_catalog_blob_in_use (c, SHA_A));
+  ck_assert (minka_catalog_blob_in_use (c, SHA_B));
+  apply_ok (c, 8, put ("c", 4, "again", SHA_A), NULL);     /* back in use */
+  ck_assert (minka_catalog_blob_in_use (c, SHA_A));
+
+  /* Restoring replaces the counts: a catalog that named SHA_A and SHA_C
+   * takes the snapshot of one that names only SHA_B. */
+  static const char SHA_C[] = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+  g_autoptr (MinkaCatalog) only_b = minka_catalog_new ();
+  apply_ok (only_b, 1, put ("c", 1, "b", SHA_B), NULL);
+  apply_ok (only_b, 2, put ("c", 2, "b", SHA_B), NULL);
+  g_autoptr (GBytes) snap = minka_catalog_snapshot (only_b);
+  apply_ok (c, 9, put ("c", 5, "c", SHA_C), NULL);
+  GError *error = NULL;
+  ck_assert_msg (minka_catalog_restore (c, snap, &error), "%s", error ? error->message : "");
+  ck_assert (!minka_catalog_blob_in_use (c, SHA_A));
+  ck_assert (!minka_catalog_blob_in_use (c, SHA_C));
+  ck_assert (minka_catalog_blob_in_use (c, SHA_B));
+  /* Both restored files name SHA_B: it stays in use until both are gone. */
+  apply_ok (c, 10, minka_catalog_command_delete_file ("e", 1, 1), NULL);
+  ck_assert (minka_catalog_blob_in_use (c, SHA_B));
+  apply_ok (c, 11, minka_catalog_command_delete_file ("e", 2, 2), NULL);
+  ck_assert (!minka_catalog_blob_in_use (c, SHA_B));
+  /* A failed restore leaves the counts alone. */
+  apply_ok (c, 12, put ("c", 6, "a", SHA_A), NULL);
+  g_autoptr (GBytes) garbage = g_bytes_new_static ("{\"version\":1}", 13);
+  ck_assert (!minka_catalog_restore (c, garbage, NULL));
+  ck_assert (minka_catalog_blob_in_use (c, SHA_A));
+  ck_assert (!minka_catalog_blob_in_use (c, SHA_B));
+  ck_assert (!minka_catalog_blob_in_use (c, "not a sha"));
+}
+END_TEST
+
+/* Random puts and deletes over a few shared blobs, checked against a scan
+ * after every step, then after a snapshot and restore. Seeded. */
+START_TEST (test_blob_in_use_matches_scan)
+{
+  g_autoptr (MinkaCatalog) c = minka_catalog_new ();
+  GRand *rand = g_rand_new_with_seed (1234);
+  guint64 holders[] = { 1 };
+  for (guint i = 1; i <= 1500; i++)
+    {
+      char sha[65];
+      guint n_files = minka_catalog_n_files (c);
+      if (n_files > 0 && g_rand_int_range (rand, 0, 2) == 0)
+        {
+          g_autoptr (GPtrArray) files = minka_catalog_list_files (c);
+          const MinkaFileRecord *victim = files->pdata[g_rand_int_range (rand, 0, (gint32) n_files)];
+          apply_ok (c, i, minka_catalog_command_delete_file ("d", i, victim->id), NULL);
+        }
+      else
+        {
+          fake_sha ((guint) g_rand_int_range (rand, 0, 40), sha);
+          apply_ok (c, i, minka_catalog_command_put_file ("p", i, "same-name", 1, sha, 0,
+                                                          holders, 1, NULL), NULL);
+        }
+      for (guint k = 0; k < 41; k++)
+        {
+          fake_sha (k, sha);
+          ck_assert_int_eq (minka_catalog_blob_in_use (c, sha), blob_in_use_by_scan (c, sha));
+        }
+      /* The newest files are the last ones of the full list, reversed. */
+      g_autoptr (GPtrArray) all = minka_catalog_list_files (c);
+      guint want = 1 + i % 7;
+      g_autoptr (GPtrArray) newest = minka_catalog_list_newest (c, want);
+      ck_assert_uint_eq (newest->len, MIN (want, all->len));
+      for (guint k = 0; k < newest->len; k++)
+        ck_assert_ptr_eq (newest->pdata[k], all->pdata[all->len - 1 - k]);
+    }
+  g_rand_free (rand);
+
+  g_autoptr (GBytes) snap = minka_catalog_snapshot (c);
+  g_autoptr (MinkaCatalog) restored = minka_catalog_new ();
+  ck_assert (minka_catalog_restore (restored, snap, NULL));
+  guint used = 0;
+  for (guint k = 0; k < 41; k++)
+    {
+      char sha[65];
+      fake_sha (k, sha);
+      ck_assert_int_eq (minka_catalog_blob_in_use (restored, sha), blob_in_use_by_scan (c, sha));
+      used += minka_catalog_blob_in_use (restored, sha);
+    }
+  ck_assert_uint_gt (used, 0);          /* the sequence leaves some blobs in use */
+  ck_assert_uint_lt (used, 40);         /* and some not */
+}
+END_TEST
+
+/* Changes a catalog in every way a snapshot shows: files deleted (so their
+ * records are freed by the catalog), replaced sessions, new files and
+ * sessions, a later applied index. */
+static void
+change_catalog (MinkaCatalog *c, guint64 from_index)
+{
+  g_autoptr (GPtrArray) files = minka_catalog_list_files (c);
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (guint64));
+  for (guint i = 0; i < files->len; i += 2)
+    g_array_append_val (ids, ((const MinkaFileRecord *) files->pdata[i])->id);
+  guint64 index = from_index;
+  for (guint i = 0; i < ids->len; i++, index++)
+    apply_ok (c, index, minka_catalog_command_delete_file ("s", index, g_array_index (ids, guint64, i)), NULL);
+  for (guint i = 0; i < 50; i++, index++)
+    {
+      g_autofree char *client = g_strdup_printf ("new-%u", i);
+      apply_ok (c, index, put (client, 1, "late.bin", SHA_B), NULL);
+    }
+  apply_error (c, index, minka_catalog_command_delete_file ("s", index + 1, 999999));
+}
+
+typedef struct {
+  MinkaCatalogCapture *capture;
+  GBytes *bytes;
+} SerialiseJob;
+
+static gpointer
+serialise_thread (gpointer data)
+{
+  SerialiseJob *job = data;
+  job->bytes = minka_catalog_capture_serialize (job->capture);
+  g_clear_pointer (&job->capture, minka_catalog_capture_free);
+  return NULL;
+}
+
+START_TEST (test_capture_survives_changes)
+{
+  MinkaCatalog *c = build_sample (400, 11);
+  g_autoptr (GBytes) before = minka_catalog_snapshot (c);
+
+  /* Serialised on the main thread after the catalog changed. */
+  g_autoptr (MinkaCatalogCapture) capture = minka_catalog_capture (c);
+  change_catalog (c, 1000);
+  g_autoptr (GBytes) later = minka_catalog_capture_serialize (capture);
+  ck_assert (g_bytes_equal (later, before));
+  g_autoptr (GBytes) now = minka_catalog_snapshot (c);
+  ck_assert (!g_bytes_equal (now, before));
+
+  /* Serialised on another thread while the catalog changes, and the
+   * capture outlives the catalog (the last reference frees the records). */
+  SerialiseJob job = { minka_catalog_capture (c), NULL };
+  GThread *thread = g_thread_new ("serialise", serialise_thread, &job);
+  change_catalog (c, 5000);
+  minka_catalog_free (c);
+  g_thread_join (thread);
+  ck_assert (g_bytes_equal (job.bytes, now));
+  g_bytes_unref (job.bytes);
+
+  /* And the captured bytes restore to the state at the capture. */
+  g_autoptr (MinkaCatalog) restored = minka_catalog_new ();
+  g_autoptr (MinkaCatalog) original = build_sample (400, 11);
+  ck_assert (minka_catalog_restore (restored, later, NULL));
+  ck_assert_str_eq (minka_catalog_digest (restored), minka_catalog_digest (original));
+}
+END_TEST
+
+/* Whether a put applied at @index made a new file (FALSE: deduplicated). */
+static gboolean
+put_is_new (MinkaCatalog *c, guint64 index, const char *client, guint64 seq)
+{
+  guint before = minka_catalog_n_files (c);
+  MinkaCatalogResult r;
+  g_autoptr (GBytes) cmd = put (client, seq, "f", SHA_A);
+  minka_catalog_apply (c, index, cmd, &r);
+  minka_catalog_result_clear (&r);
+  return minka_catalog_n_files (c) > before;
+}
+
+/* A full session table evicts the least recently used session, the same
+ * way before and after a snapshot is restored. */
+START_TEST (test_sessions_evict_oldest)
+{
+  g_autoptr (MinkaCatalog) c = minka_catalog_new ();
+  enum { FULL = 4096 };
+  for (guint i = 0; i < FULL; i++)
+    {
+      g_autofree char *client = g_strdup_printf ("client-%u", i);
+      ck_assert (put_is_new (c, i + 1, client, 1));
+    }
+  ck_assert (put_is_new (c, 5000, "client-0", 2));         /* client-0 is now the youngest */
+  ck_assert (put_is_new (c, 5001, "late", 1));             /* evicts client-1 */
+
+  g_autoptr (GBytes) snap = minka_catalog_snapshot (c);
+  g_autoptr (MinkaCatalog) r = minka_catalog_new ();
+  ck_assert (minka_catalog_restore (r, snap, NULL));
+  MinkaCatalog *both[] = { c, r };
+  for (guint k = 0; k < 2; k++)
+    {
+      MinkaCatalog *x = both[k];
+      ck_assert (put_is_new (x, 5002, "later", 1));        /* evicts client-2 */
+      ck_assert (!put_is_new (x, 5003, "client-0", 2));    /* kept: deduplicated */
+      ck_assert (!put_is_new (x, 5004, "client-3", 1));    /* kept */
+      ck_assert (put_is_new (x, 5005, "client-1", 1));     /* evicted: applied again */
+      ck_assert (put_is_new (x, 5006, "client-2", 1));     /* evicted (client-3 goes) */
+      ck_assert (put_is_new (x, 5007, "client-3", 1));
+    }
+  ck_assert_str_eq (minka_catalog_digest (c), minka_catalog_digest (r));
+  g_autoptr (GBytes) snap_c = minka_catalog_snapshot (c);
+  g_autoptr (GBytes) snap_r = minka_catalog_snapshot (r);
+  ck_assert (g_bytes_equal (snap_c, snap_r));
+}
+END_TEST
+
+/* Files stay in ID order and findable whatever order IDs arrive in, with
+ * deletes leaving holes that get compacted: checked against a sorted model
+ * over a seeded random sequence, then through a snapshot. */
+START_TEST (test_files_any_order)
+{
+  g_autoptr (MinkaCatalog) c = minka_catalog_new ();
+  g_autoptr (GArray) model = g_array_new (FALSE, FALSE, sizeof (guint64));   /* sorted IDs */
+  GRand *rand = g_rand_new_with_seed (77);
+  guint64 holders[] = { 1 };
+  for (guint step = 0; step < 3000; step++)
+    {
+      gboolean del = model->len > 0 && g_rand_int_range (rand, 0, 100) < 45;
+      if (del)
+        {
+          guint at = (guint) g_rand_int_range (rand, 0, (gint32) model->len);
+          guint64 id = g_array_index (model, guint64, at);
+          apply_ok (c, 100000 + step, minka_catalog_command_delete_file ("", 0, id), NULL);
+          g_array_remove_index (model, at);
+          continue;
+        }
+      /* Mostly increasing IDs (as from the log), sometimes an old one. */
+      guint64 id = g_rand_int_range (rand, 0, 10) ? 20000 + step * 2
+                                                  : (guint64) g_rand_int_range (rand, 1, 20000);
+      guint at = 0;
+      while (at < model->len && g_array_index (model, guint64, at) < id)
+        at++;
+      if (at < model->len && g_array_index (model, guint64, at) == id)
+        continue;
+      g_autofree char *name = g_strdup_printf ("f%" G_GUINT64_FORMAT, id);
+      apply_ok (c, id, minka_catalog_command_put_file ("", 0, name, 1, SHA_A, 0, holders, 1, NULL), NULL);
+      g_array_insert_val (model, at, id);
+    }
+  g_rand_free (rand);
+
+  ck_assert_uint_eq (minka_catalog_n_files (c), model->len);
+  ck_assert_uint_gt (model->len, 100);
+  g_autoptr (GPtrArray) files = minka_catalog_list_files (c);
+  ck_assert_uint_eq (files->len, model->len);
+  for (guint i = 0; i < model->len; i++)
+    {
+      guint64 id = g_array_index (model, guint64, i);
+      const MinkaFileRecord *r = files->pdata[i];
+      ck_assert_uint_eq (r->id, id);
+      ck_assert_ptr_eq (minka_catalog_lookup (c, id), r);
+      g_autofree char *name = g_strdup_printf ("f%" G_GUINT64_FORMAT, id);
+      ck_assert_str_eq (r->name, name);
+    }
+  ck_assert_ptr_null (minka_catalog_lookup (c, 20001));   /* odd: never used */
+
+  g_autoptr (GBytes) snap = minka_catalog_snapshot (c);
+  g_autoptr (MinkaCatalog) r = minka_catalog_new ();
+  ck_assert (minka_catalog_restore (r, snap, NULL));
+  g_autoptr (GBytes) snap2 = minka_catalog_snapshot (r);
+  ck_assert (g_bytes_equal (snap, snap2));
+  ck_assert_str_eq (minka_catalog_digest (r), minka_catalog_digest (c));
+}
+END_TEST
+
+/* A hand-made snapshot may list files out of order, even twice: restored
+ * in ID order, the later duplicate winning, counted once. */
+START_TEST (test_restore_unsorted_files)
+{
+#define FILE_JSON(id, name, sha) "{\"id\":" #id ",\"name\":\"" name "\",\"size\":1,\"sha256\":\"" \
+  sha "\",\"created_ms\":0,\"client\":\"\",\"holders\":[]}"
+  static const char text[] = "{\"version\":1,\"applied_index\":9,\"files\":["
+    FILE_JSON (7, "seven", SHA_A) "," FILE_JSON (3, "three", SHA_A) ","
+    FILE_JSON (7, "seven-again", SHA_B) "," FILE_JSON (5, "five", SHA_A) "],\"sessions\":[]}";
+#undef FILE_JSON
+  g_autoptr (GBytes) snap = g_bytes_new_static (text, sizeof text - 1);
+  g_autoptr (MinkaCatalog) c = minka_catalog_new ();
+  GError *error = NULL;
+  ck_assert_msg (minka_catalog_restore (c, snap, &error), "%s", error ? error->message : "");
+  g_autoptr (GPtrArray) files = minka_catalog_list_files (c);
+  ck_assert_uint_eq (files->len, 3);
+  ck_assert_uint_eq (((const MinkaFileRecord *) files->pdata[0])->id, 3);
+  ck_assert_uint_eq (((const MinkaFileRecord *) files->pdata[1])->id, 5);
+  ck_assert_str_eq (((const MinkaFileRecord *) files->pdata[2])->name, "seven-again");
+  ck_assert_uint_eq (minka_catalog_total_bytes (c), 3);
+  ck_assert (minka_catalog_blob_in_use (c, SHA_B));
+  apply_ok (c, 10, minka_catalog_command_delete_file ("", 0, 7), NULL);
+  ck_assert (!minka_catalog_blob_in_use (c, SHA_B));
+  ck_assert (minka_catalog_blob_in_use (c, SHA_A));
+}
+END_TEST
+
 int
 main (void)
 {
@@ -295,6 +615,12 @@ main (void)
   tcase_add_test (tc, test_snapshot_round_trip);
   tcase_add_test (tc, test_snapshot_escapes_text);
   tcase_add_test (tc, test_restore_rejects_garbage);
+  tcase_add_test (tc, test_blob_in_use_shared);
+  tcase_add_test (tc, test_blob_in_use_matches_scan);
+  tcase_add_test (tc, test_capture_survives_changes);
+  tcase_add_test (tc, test_sessions_evict_oldest);
+  tcase_add_test (tc, test_files_any_order);
+  tcase_add_test (tc, test_restore_unsorted_files);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);
