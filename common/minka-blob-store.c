@@ -26,6 +26,8 @@ struct _MinkaBlobStore {
   char *tmp_dir;      /* DIR/blobs/tmp */
   MinkaBlobPacks *packs;   /* DIR/blobs/packs */
   gboolean no_packs;       /* tests/benchmarks: small lazy blobs as files */
+  GMutex install_lock;     /* installs and deletes, and the running total */
+  guint64 total;           /* bytes of the blobs held (each name once) */
 };
 
 struct _MinkaBlobWriter {
@@ -95,6 +97,8 @@ shard_dir (MinkaBlobStore *store, const char *name)
 
 /* ---- store -------------------------------------------------------------- */
 
+static guint64 store_sum_sizes (MinkaBlobStore *store);
+
 static gboolean
 make_dir (const char *path, GError **error)
 {
@@ -125,6 +129,7 @@ MinkaBlobStore *
 minka_blob_store_open (const char *dir, GError **error)
 {
   MinkaBlobStore *store = g_new0 (MinkaBlobStore, 1);
+  g_mutex_init (&store->install_lock);
   store->blobs_dir = g_build_filename (dir, "blobs", "sha256", NULL);
   store->tmp_dir = g_build_filename (dir, "blobs", "tmp", NULL);
   g_autofree char *packs_dir = g_build_filename (dir, "blobs", "packs", NULL);
@@ -135,6 +140,7 @@ minka_blob_store_open (const char *dir, GError **error)
       return NULL;
     }
   store_clean_tmp (store);
+  store->total = store_sum_sizes (store);
   return store;
 }
 
@@ -146,6 +152,7 @@ minka_blob_store_free (MinkaBlobStore *store)
   g_clear_pointer (&store->packs, minka_blob_packs_free);
   g_free (store->blobs_dir);
   g_free (store->tmp_dir);
+  g_mutex_clear (&store->install_lock);
   g_free (store);
 }
 
@@ -156,6 +163,30 @@ minka_blob_store_path (MinkaBlobStore *store, const char *name, GError **error)
     return NULL;
   char shard[3] = { name[0], name[1], '\0' };
   return g_build_filename (store->blobs_dir, shard, name + 2, NULL);
+}
+
+/* Size of a held blob, -1 if absent; the name must be valid. */
+static gint64
+held_size (MinkaBlobStore *store, const char *name, const char *path)
+{
+  GStatBuf st;
+  gint64 packed = minka_blob_packs_size (store->packs, name);
+  if (packed >= 0)
+    return packed;
+  return g_stat (path, &st) == 0 ? (gint64) st.st_size : -1;
+}
+
+/* Under install_lock: a blob appeared (@before is -1) or went away
+ * (@after is -1); re-storing a held blob changes nothing (same bytes by
+ * construction). Files changed behind the store's back could skew the
+ * total: it never goes below 0. */
+static void
+total_update (MinkaBlobStore *store, gint64 before, gint64 after)
+{
+  if (before < 0 && after > 0)
+    store->total += (guint64) after;
+  else if (before > 0 && after < 0)
+    store->total -= MIN (store->total, (guint64) before);
 }
 
 gboolean
@@ -317,20 +348,58 @@ minka_blob_store_verify (MinkaBlobStore *store, const char *name, GError **error
   return TRUE;
 }
 
+/* Under install_lock. */
+static gboolean
+store_delete_locked (MinkaBlobStore *store, const char *name, const char *path, GError **error)
+{
+  gboolean packed = FALSE;
+  gint64 before = held_size (store, name, path);
+  gboolean ok = minka_blob_packs_delete (store->packs, name, &packed, error);
+  /* A blob may be both packed and a file (lazy and fsynced writes). */
+  if (ok && g_remove (path) != 0 && errno != ENOENT)
+    {
+      set_errno_error (error, errno, _("Cannot delete blob"), path);
+      ok = FALSE;
+    }
+  total_update (store, before, held_size (store, name, path));
+  return ok;
+}
+
 gboolean
 minka_blob_store_delete (MinkaBlobStore *store, const char *name, GError **error)
 {
   g_autofree char *path = minka_blob_store_path (store, name, error);
-  gboolean packed = FALSE;
-  if (path == NULL || !minka_blob_packs_delete (store->packs, name, &packed, error))
+  if (path == NULL)
     return FALSE;
-  /* A blob may be both packed and a file (lazy and fsynced writes). */
-  if (g_remove (path) != 0 && errno != ENOENT)
+  g_mutex_lock (&store->install_lock);
+  gboolean ok = store_delete_locked (store, name, path, error);
+  g_mutex_unlock (&store->install_lock);
+  return ok;
+}
+
+gboolean
+minka_blob_store_delete_if_older (MinkaBlobStore *store, const char *name,
+                                  gint64 written_before_s, gint64 *freed, GError **error)
+{
+  g_autofree char *path = minka_blob_store_path (store, name, error);
+  GStatBuf st;
+  if (freed)
+    *freed = -1;
+  if (path == NULL)
+    return FALSE;
+  g_mutex_lock (&store->install_lock);
+  gboolean is_file = g_stat (path, &st) == 0;
+  if (is_file && (gint64) st.st_mtime >= written_before_s)
     {
-      set_errno_error (error, errno, _("Cannot delete blob"), path);
-      return FALSE;
+      g_mutex_unlock (&store->install_lock);
+      return TRUE;                /* just (re)written: someone wants it */
     }
-  return TRUE;
+  gint64 size = is_file ? (gint64) st.st_size : minka_blob_packs_size (store->packs, name);
+  gboolean ok = store_delete_locked (store, name, path, error);
+  g_mutex_unlock (&store->install_lock);
+  if (ok && freed)
+    *freed = MAX (size, 0);
+  return ok;
 }
 
 static gint
@@ -386,8 +455,9 @@ minka_blob_store_list (MinkaBlobStore *store, GError **error)
   return unique;
 }
 
-guint64
-minka_blob_store_total_bytes (MinkaBlobStore *store)
+/* Walks the store: once, at open. */
+static guint64
+store_sum_sizes (MinkaBlobStore *store)
 {
   g_autoptr (GPtrArray) names = minka_blob_store_list (store, NULL);
   guint64 total = 0;
@@ -397,6 +467,15 @@ minka_blob_store_total_bytes (MinkaBlobStore *store)
       if (size > 0)
         total += (guint64) size;
     }
+  return total;
+}
+
+guint64
+minka_blob_store_total_bytes (MinkaBlobStore *store)
+{
+  g_mutex_lock (&store->install_lock);
+  guint64 total = store->total;
+  g_mutex_unlock (&store->install_lock);
   return total;
 }
 
@@ -499,6 +578,17 @@ writer_check (MinkaBlobWriter *writer, const char *name, GError **error)
   return TRUE;
 }
 
+/* A rename keeps the temp file's times; a guarded delete
+ * (minka_blob_store_delete_if_older) needs the time it was installed. */
+static void
+touch_file (const char *path)
+{
+  g_autoptr (GFile) file = g_file_new_for_path (path);
+  g_file_set_attribute_uint64 (file, G_FILE_ATTRIBUTE_TIME_MODIFIED,
+                               (guint64) (g_get_real_time () / G_USEC_PER_SEC),
+                               G_FILE_QUERY_INFO_NONE, NULL, NULL);
+}
+
 /* Moves the synced temp file to its final name and makes that durable. */
 static gboolean
 writer_install (MinkaBlobWriter *writer, const char *name, GError **error)
@@ -516,17 +606,25 @@ writer_install (MinkaBlobWriter *writer, const char *name, GError **error)
   if (new_dir && !writer->lazy && !minka_fsync_dir (store->blobs_dir, error))
     return FALSE;
   /* POSIX rename replaces atomically (same bytes by construction); where
-   * it refuses to replace (Windows), the blob is already there. */
+   * it refuses to replace (Windows), the blob is already there. The lock
+   * keeps a guarded delete from removing the file just installed. */
+  g_mutex_lock (&store->install_lock);
+  gint64 before = held_size (store, name, path);
   if (g_rename (writer->tmp_path, path) != 0)
     {
       int saved = errno;
       if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
         {
+          g_mutex_unlock (&store->install_lock);
           set_errno_error (error, saved, _("Cannot store blob"), path);
           return FALSE;
         }
       g_remove (writer->tmp_path);
     }
+  else
+    touch_file (path);
+  total_update (store, before, held_size (store, name, path));
+  g_mutex_unlock (&store->install_lock);
   return writer->lazy || minka_fsync_dir (dir, error);
 }
 
@@ -561,11 +659,16 @@ writer_store_file (MinkaBlobWriter *writer, const char *name, GError **error)
 }
 
 static gboolean
-writer_store_packed (MinkaBlobWriter *writer, const char *name, GError **error)
+store_packed (MinkaBlobStore *store, const char *name, const guint8 *data, gsize len,
+              GError **error)
 {
-  MinkaBlobStore *store = writer->store;
-  if (!minka_blob_packs_append (store->packs, name, writer->buffer->data, writer->buffer->len,
-                                error))
+  g_autofree char *path = minka_blob_store_path (store, name, NULL);
+  g_mutex_lock (&store->install_lock);
+  gint64 before = held_size (store, name, path);
+  gboolean ok = minka_blob_packs_append (store->packs, name, data, len, error);
+  total_update (store, before, held_size (store, name, path));
+  g_mutex_unlock (&store->install_lock);
+  if (!ok)
     return FALSE;
   /* Reclaim deleted space a pack at a time, on the thread that writes. */
   GError *local = NULL;
@@ -578,6 +681,29 @@ writer_store_packed (MinkaBlobWriter *writer, const char *name, GError **error)
 }
 
 char *
+minka_blob_store_put_checked_lazy (MinkaBlobStore *store, const char *sha256, GBytes *content,
+                                   GError **error)
+{
+  if (!check_name (sha256, error))
+    return NULL;
+  gsize len = 0;
+  const guint8 *data = g_bytes_get_data (content, &len);
+  if (store->no_packs || len > MINKA_BLOB_PACK_MAX)
+    {
+      /* Its own file: through a writer (which hashes it again). */
+      g_autoptr (MinkaBlobWriter) writer = minka_blob_writer_new (store, sha256, (gint64) len,
+                                                                  error);
+      if (writer == NULL)
+        return NULL;
+      minka_blob_writer_set_lazy (writer, TRUE);
+      if (!minka_blob_writer_write (writer, data, len, error))
+        return NULL;
+      return minka_blob_writer_finish (writer, error);
+    }
+  return store_packed (store, sha256, data, len, error) ? g_strdup (sha256) : NULL;
+}
+
+char *
 minka_blob_writer_finish (MinkaBlobWriter *writer, GError **error)
 {
   g_return_val_if_fail (!writer->finished, NULL);
@@ -585,7 +711,7 @@ minka_blob_writer_finish (MinkaBlobWriter *writer, GError **error)
   minka_sha256_finish_hex (&writer->sha, name);
   gboolean ok = writer_check (writer, name, error);
   if (ok && writer->buffer != NULL && writer->lazy)
-    ok = writer_store_packed (writer, name, error);
+    ok = store_packed (writer->store, name, writer->buffer->data, writer->buffer->len, error);
   else if (ok)
     ok = writer_store_file (writer, name, error);
   g_clear_pointer (&writer->file, minka_file_close);

@@ -55,9 +55,19 @@ GBytes *minka_blob_store_read_chunk (MinkaBlobStore *store, const char *name,
 gboolean minka_blob_store_verify (MinkaBlobStore *store, const char *name, GError **error);
 /* Deleting a missing blob is not an error. */
 gboolean minka_blob_store_delete (MinkaBlobStore *store, const char *name, GError **error);
+/* Deletes a blob unless its file was installed (renamed into place) at or
+ * after @written_before_s (seconds since the epoch): then it is left alone
+ * and *@freed is -1; otherwise *@freed is the bytes removed (0 if it was
+ * missing). Atomic against a writer installing the same blob. The garbage
+ * collector's delete: a blob re-stored since it was judged unreferenced is
+ * wanted again. */
+gboolean minka_blob_store_delete_if_older (MinkaBlobStore *store, const char *name,
+                                           gint64 written_before_s, gint64 *freed,
+                                           GError **error);
 /* Names of every stored blob, sorted (free with g_ptr_array_unref). */
 GPtrArray *minka_blob_store_list (MinkaBlobStore *store, GError **error);
-/* Sum of the sizes of all stored blobs. */
+/* Sum of the sizes of all stored blobs: a running total (the store is
+ * walked once, at open), so O(1). */
 guint64 minka_blob_store_total_bytes (MinkaBlobStore *store);
 
 /* Streaming writer. @expected_name (or NULL) and @expected_size (or -1)
@@ -101,5 +111,10 @@ MinkaBlobPacks *minka_blob_store_get_packs (MinkaBlobStore *store);
 
 /* Convenience: stores @bytes whole (small blobs, tests). */
 char *minka_blob_store_put_bytes (MinkaBlobStore *store, GBytes *bytes, GError **error);
+/* Stores @content lazily (no fsync, as minka_blob_writer_set_lazy) under
+ * @sha256, which the caller has already checked is its hash: a small blob
+ * goes to a pack with no copy and no second hash. Returns the name. */
+char *minka_blob_store_put_checked_lazy (MinkaBlobStore *store, const char *sha256,
+                                         GBytes *content, GError **error);
 
 G_END_DECLS

@@ -63,6 +63,8 @@ upload_unref (Upload *u)
   minka_conn_unref (u->conn);
   g_free (u->name);
   g_free (u->client);
+  if (u->sha256 != NULL)
+    minka_worker_gc_unpin (u->worker, u->sha256);   /* committed or given up */
   g_free (u->sha256);
   g_free (u);
 }
@@ -417,6 +419,8 @@ on_upload_stored (GObject *source, GAsyncResult *result, gpointer user_data)
   else if (!u->finished)
     {
       u->sha256 = name;
+      /* Stored but not yet named by a committed entry: not an orphan. */
+      minka_worker_gc_pin (u->worker, u->sha256);
       if (minka_worker_is_leader (u->worker))
         upload_replicate (u);
       else
@@ -447,6 +451,7 @@ typedef struct {
   MinkaWorker *worker;
   GBytes *content;
   char *sha256;
+  gboolean hash_checked;        /* this worker hashed these very bytes */
 } LazyWrite;
 
 static void
@@ -463,6 +468,10 @@ run_lazy_write (gpointer data, GError **error)
   LazyWrite *w = data;
   if (w->worker->options.slow_disk_ms)
     g_usleep (w->worker->options.slow_disk_ms * 1000);   /* tests: a slow disk */
+  /* The leader hashed the upload on arrival: no second pass over it. A
+   * follower checks the bytes the log brought against the entry's hash. */
+  if (w->hash_checked)
+    return minka_blob_store_put_checked_lazy (w->worker->blobs, w->sha256, w->content, error);
   gsize len = 0;
   const void *bytes = g_bytes_get_data (w->content, &len);
   g_autoptr (MinkaBlobWriter) writer = minka_blob_writer_new (w->worker->blobs, w->sha256,
@@ -502,7 +511,8 @@ minka_worker_files_delete_blob (MinkaWorker *worker, const char *sha256)
 }
 
 void
-minka_worker_files_store_inline (MinkaWorker *worker, const char *sha256, GBytes *content)
+minka_worker_files_store_inline (MinkaWorker *worker, const char *sha256, GBytes *content,
+                                 gboolean hash_checked)
 {
   /* Stored again before an earlier delete of the same bytes took effect. */
   g_hash_table_remove (worker->delete_after_write, sha256);
@@ -513,6 +523,7 @@ minka_worker_files_store_inline (MinkaWorker *worker, const char *sha256, GBytes
   w->worker = worker;
   w->content = g_bytes_ref (content);
   w->sha256 = g_strdup (sha256);
+  w->hash_checked = hash_checked;
   g_hash_table_insert (worker->writing, g_strdup (sha256), g_bytes_ref (content));
   /* Listed now, not when written: a snapshot queued after this write must
    * sync it (if the write fails, that sync fails and the snapshot is
@@ -544,8 +555,9 @@ put_end_inline (MinkaWorker *worker, Upload *u, JsonObject *req)
                    _("The uploaded bytes do not match the SHA-256 the client sent"));
       return TRUE;
     }
-  minka_worker_files_store_inline (worker, actual, u->content);
+  minka_worker_files_store_inline (worker, actual, u->content, TRUE);
   u->sha256 = g_steal_pointer (&actual);
+  minka_worker_gc_pin (worker, u->sha256);
   upload_propose_inline (u);
   return TRUE;
 }
@@ -902,6 +914,9 @@ minka_worker_files_bulk_frame (MinkaWorker *worker, MinkaConn *conn, MinkaFrame 
       gint64 size = json_object_get_int_member_with_default (h, "size", -1);
       if (minka_blob_store_has (worker->blobs, sha))
         {
+          /* The leader counts us as a holder from here: a blob the
+           * collector had marked must wait for two more sweeps. */
+          minka_worker_gc_touch (worker, sha);
           bulk_reply (conn, "BLOB_STORED", sha);
           return TRUE;
         }

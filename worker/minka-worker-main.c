@@ -40,7 +40,7 @@ int
 main (int argc, char **argv)
 {
   g_autofree char *config_path = NULL, *name = NULL, *data_dir = NULL;
-  int threads = 0, snapshot_every = 0, slow_disk_ms = 0;
+  int threads = 0, snapshot_every = 0, slow_disk_ms = 0, gc_interval_ms = 0;
   gboolean join = FALSE, no_sync = FALSE;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, N_("Cluster description (CLUSTER.ini)"), N_("FILE") },
@@ -51,11 +51,13 @@ main (int argc, char **argv)
     { "snapshot-every", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &snapshot_every, "Entries between snapshots", "N" },
     { "no-sync", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &no_sync, "Skip fsync (tests only: loses data on power failure)", NULL },
     { "test-slow-disk-ms", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &slow_disk_ms, "Delay each small-file write (tests only)", "MS" },
+    { "test-gc-interval-ms", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &gc_interval_ms, "Period and grace of the orphaned-blob collector (tests only; default 10 minutes)", "MS" },
     { NULL }
   };
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  minka_console_use_utf8 ();
+  bindtextdomain (GETTEXT_PACKAGE, minka_locale_dir ());
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
@@ -72,7 +74,7 @@ main (int argc, char **argv)
       g_printerr (_("minka-worker: --config and --id are required (see --help)\n"));
       return 2;
     }
-  if (threads < 0 || snapshot_every < 0 || slow_disk_ms < 0)
+  if (threads < 0 || snapshot_every < 0 || slow_disk_ms < 0 || gc_interval_ms < 0)
     {
       g_printerr (_("minka-worker: --threads and --snapshot-every cannot be negative\n"));
       return 2;
@@ -91,6 +93,7 @@ main (int argc, char **argv)
     .snapshot_every = (guint) snapshot_every,
     .no_sync = no_sync,
     .slow_disk_ms = (guint) slow_disk_ms,
+    .gc_interval_ms = (guint) gc_interval_ms,
   };
   Daemon daemon = { 0 };
   daemon.worker = minka_worker_new (config, name, &options, &error);

@@ -82,12 +82,11 @@ build_files (MinkaWorker *worker)
 {
   JsonObject *o = json_object_new ();
   json_object_set_string_member (o, "catalog_digest", minka_catalog_digest (worker->catalog));
-  g_autoptr (GPtrArray) records = minka_catalog_list_files (worker->catalog);
+  g_autoptr (GPtrArray) records = minka_catalog_list_newest (worker->catalog, MONITOR_MAX_FILES);
   JsonArray *files = json_array_new ();
-  /* Newest first. */
-  for (guint i = records->len; i > 0 && json_array_get_length (files) < MONITOR_MAX_FILES; i--)
+  for (guint i = 0; i < records->len; i++)          /* newest first */
     {
-      const MinkaFileRecord *r = records->pdata[i - 1];
+      const MinkaFileRecord *r = records->pdata[i];
       JsonObject *f = json_object_new ();
       json_object_set_int_member (f, "id", (gint64) r->id);
       json_object_set_string_member (f, "name", r->name);
@@ -97,7 +96,7 @@ build_files (MinkaWorker *worker)
       json_array_add_object_element (files, f);
     }
   json_object_set_array_member (o, "files", files);
-  json_object_set_int_member (o, "files_total", records->len);
+  json_object_set_int_member (o, "files_total", minka_catalog_n_files (worker->catalog));
   json_object_set_array_member (o, "models", json_array_new ());
   return node_take_object (o);
 }
@@ -188,6 +187,7 @@ source_metrics (MonitorMetrics *m, gpointer user_data)
                          minka_catalog_n_files (worker->catalog));
   monitor_metrics_gauge (m, "minka_blob_bytes", "Bytes of blobs stored on this worker.", NULL,
                          (double) minka_worker_blob_bytes (worker));
+  monitor_metrics_counter (m, "minka_gc_deleted_blobs_total", "Orphaned blobs deleted by the collector.", NULL, (double) worker->gc_deleted);
   monitor_metrics_gauge (m, "minka_connections", "Open client and peer connections.", NULL,
                          minka_server_n_connections (worker->server));
   monitor_metrics_counter (m, "minka_requests_total", "Client requests received.", NULL,
@@ -212,8 +212,8 @@ minka_worker_monitor_start (MinkaWorker *worker, GError **error)
   if (!self || !self->monitor.host)
     return TRUE;                         /* no monitor= for this worker */
 
-  g_autofree char *access = g_key_file_get_string (worker->config->keys, "cluster",
-                                                   "monitor-access", NULL);
+  g_autofree char *access = minka_cluster_config_get_value (worker->config, "cluster",
+                                                            "monitor-access");
   if (!access)
     access = g_strdup (worker->key ? "token" : "open");
   g_autofree char *token = NULL;

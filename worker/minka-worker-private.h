@@ -3,6 +3,7 @@
 #pragma once
 
 #include "minka-worker.h"
+#include "minka-worker-gc.h"
 #include "minka-blob-store.h"
 #include "minka-catalog.h"
 #include "minka-disk-queue.h"
@@ -42,11 +43,6 @@ struct _MinkaWorker
   gboolean snapshot_running;
   char *incoming_dir;           /* snapshots received from a leader */
 
-  /* Bytes of blobs held here: summing them walks the store, so the value
-   * is refreshed at most once a second. */
-  guint64 blob_bytes;
-  gint64 blob_bytes_time;
-
   /* Files being fetched from peers (sha256 set). */
   GHashTable *fetching;
 
@@ -58,6 +54,18 @@ struct _MinkaWorker
   GHashTable *delete_after_write; /* sha256 set: deleted while being written */
   GPtrArray *unsynced;          /* sha256 of lazily written blobs */
   guint64 inline_bytes;         /* file bytes applied from the log since the last snapshot */
+
+  /* Orphaned blob collection (minka-worker-gc.c). */
+  MinkaGc *gc;
+  guint gc_source;              /* the next sweep's timer */
+  gboolean gc_listing;          /* a listing is queued on the disk thread */
+  GHashTable *gc_pins;          /* sha256 → count: blobs in flight (uploads, pushes) */
+  GHashTable *gc_doomed;        /* sha256 → gint64* (mark time, s): deleted in batches */
+  guint gc_delete_source;
+  guint gc_batch_deleted;       /* by the current sweep */
+  guint64 gc_batch_freed;
+  guint64 gc_deleted;           /* blobs collected since start */
+  guint64 gc_bytes_freed;
 
   /* Recent Raft events and client requests, for status and the monitor. */
   GQueue events;                /* MinkaEvent* */
@@ -112,13 +120,30 @@ gboolean minka_worker_files_bulk_frame (MinkaWorker *worker, MinkaConn *conn,
                                         MinkaFrame *frame);
 /* After a FILE entry is applied: fetch the blob if this worker lacks it. */
 void minka_worker_files_ensure_blob (MinkaWorker *worker, const MinkaFileRecord *record);
-/* After a FILE entry that carried the file's bytes is applied. */
-void minka_worker_files_store_inline (MinkaWorker *worker, const char *sha256, GBytes *content);
+/* After a FILE entry that carried the file's bytes is applied, and by the
+ * leader on upload. @hash_checked: this worker computed @sha256 from these
+ * very bytes (no second hash on the disk thread). */
+void minka_worker_files_store_inline (MinkaWorker *worker, const char *sha256, GBytes *content,
+                                      gboolean hash_checked);
 /* Deletes a blob the catalog no longer uses (after its queued write, if any). */
 void minka_worker_files_delete_blob (MinkaWorker *worker, const char *sha256);
 
 /* minka-worker-requests.c: STATUS, LIST, DELETE, CLUSTER_*. */
 gboolean minka_worker_requests_frame (MinkaWorker *worker, MinkaConn *conn, MinkaFrame *frame);
+
+/* minka-worker-gc.c: collection of blobs no catalog entry names. Init
+ * before anything may pin; start once serving; clear when freeing. */
+void minka_worker_gc_init (MinkaWorker *worker);
+void minka_worker_gc_start (MinkaWorker *worker);
+void minka_worker_gc_clear (MinkaWorker *worker);
+/* A blob in flight (an upload between storing it and its FILE entry's
+ * commit, a push being received): never collected while pinned; after the
+ * last unpin it must be found unreferenced at two more sweeps. Pins nest. */
+void minka_worker_gc_pin (MinkaWorker *worker, const char *sha256);
+void minka_worker_gc_unpin (MinkaWorker *worker, const char *sha256);
+/* Someone wants this blob again (e.g. a push of bytes already held):
+ * restart its grace period. */
+void minka_worker_gc_touch (MinkaWorker *worker, const char *sha256);
 
 /* minka-worker-snapshot.c */
 void minka_worker_snapshot_maybe (MinkaWorker *worker);

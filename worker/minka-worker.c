@@ -181,7 +181,7 @@ node_apply (gpointer user_data, const RaftEntry *entry)
       g_autoptr (GBytes) content = minka_catalog_command_content (entry->data);
       if (record && record->id == entry->index && content)
         {
-          minka_worker_files_store_inline (worker, record->sha256, content);
+          minka_worker_files_store_inline (worker, record->sha256, content, FALSE);
           worker->inline_bytes += g_bytes_get_size (content);
         }
       else if (record && record->id == entry->index)
@@ -346,16 +346,11 @@ on_frame (gpointer user_data, MinkaConn *conn, MinkaFrame *frame)
 
 /* ---- status -------------------------------------------------------------------------- */
 
+/* The store keeps a running total: O(1). */
 guint64
 minka_worker_blob_bytes (MinkaWorker *worker)
 {
-  gint64 now = g_get_monotonic_time ();
-  if (worker->blob_bytes_time == 0 || now - worker->blob_bytes_time > G_USEC_PER_SEC)
-    {
-      worker->blob_bytes = minka_blob_store_total_bytes (worker->blobs);
-      worker->blob_bytes_time = now;
-    }
-  return worker->blob_bytes;
+  return minka_blob_store_total_bytes (worker->blobs);
 }
 
 JsonObject *
@@ -493,6 +488,7 @@ minka_worker_new (MinkaClusterConfig *config, const char *name,
   worker->delete_after_write = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   worker->unsynced = g_ptr_array_new_with_free_func (g_free);
   worker->disk = minka_disk_queue_new ();
+  minka_worker_gc_init (worker);
   worker->catalog = minka_catalog_new ();
   g_queue_init (&worker->events);
   g_queue_init (&worker->request_log);
@@ -562,6 +558,7 @@ minka_worker_start (MinkaWorker *worker, GSourceFunc quit, gpointer quit_data)
   minka_worker_event (worker, "start", "%s listening on %s, data in %s", worker->name,
                       worker->address, worker->data_dir);
   minka_node_start (worker->node);
+  minka_worker_gc_start (worker);
 }
 
 /* A leader hands over to the most up-to-date reachable peer, then stops a
@@ -622,6 +619,7 @@ minka_worker_free (MinkaWorker *worker)
   g_hash_table_destroy (worker->peer_names);
   g_hash_table_destroy (worker->fetching);
   minka_disk_queue_free (worker->disk);       /* finishes queued writes first */
+  minka_worker_gc_clear (worker);
   g_hash_table_destroy (worker->writing);
   g_hash_table_destroy (worker->delete_after_write);
   g_ptr_array_unref (worker->unsynced);

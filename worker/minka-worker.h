@@ -17,6 +17,8 @@ typedef struct {
   guint snapshot_every;         /* entries between snapshots; default 4096 */
   gboolean no_sync;             /* tests only: skip fsync */
   guint slow_disk_ms;           /* tests only: each small-file write waits this long */
+  guint gc_interval_ms;         /* between sweeps for orphaned blobs, also their grace
+                                 * period; 0 = 10 minutes (tests use less) */
 } MinkaWorkerOptions;
 
 MinkaWorker *minka_worker_new (MinkaClusterConfig *config, const char *name,

@@ -603,6 +603,39 @@ START_TEST (test_pack_round_trip)
 }
 END_TEST
 
+/* Bytes whose hash the caller already checked: packed without a second
+ * hash when small, through a (hashing) writer when large. */
+START_TEST (test_put_checked_lazy)
+{
+  GError *error = NULL;
+  g_autoptr (MinkaBlobStore) store = minka_blob_store_open (test_dir, &error);
+  const gsize sizes[] = { 0, 777, 65536, 65537 };
+  guint64 total = 0;
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      g_autoptr (GBytes) bytes = make_bytes (sizes[i], 400 + i);
+      g_autofree char *sha = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, bytes);
+      g_autofree char *name = minka_blob_store_put_checked_lazy (store, sha, bytes, &error);
+      ck_assert_msg (error == NULL, "%s", error ? error->message : "");
+      ck_assert_str_eq (name, sha);
+      ck_assert (is_individual_file (store, name) == (sizes[i] > 65536));
+      check_blob (store, bytes);
+      total += sizes[i];
+    }
+  ck_assert_uint_eq (minka_blob_store_total_bytes (store), total);
+  /* A name that is no SHA-256 is refused. */
+  g_autoptr (GBytes) small = make_bytes (10, 450);
+  ck_assert_ptr_null (minka_blob_store_put_checked_lazy (store, "../x", small, &error));
+  g_clear_error (&error);
+  /* A large blob still goes through the hash check. */
+  g_autoptr (GBytes) big = make_bytes (70000, 451);
+  ck_assert_ptr_null (minka_blob_store_put_checked_lazy (store, ABC_SHA, big, &error));
+  ck_assert (g_error_matches (error, MINKA_BLOB_ERROR, MINKA_BLOB_ERROR_HASH_MISMATCH));
+  g_clear_error (&error);
+  ck_assert (minka_blob_store_sync_packs (store, &error));
+}
+END_TEST
+
 START_TEST (test_pack_rollover_and_reopen)
 {
   MinkaBlobStore *store = minka_blob_store_open (test_dir, NULL);
@@ -1058,6 +1091,14 @@ START_TEST (test_pack_threads)
         check_gone (store, doomed->pdata[i]);
       g_autoptr (GPtrArray) names = minka_blob_store_list (store, NULL);
       ck_assert_uint_eq (names->len, stable->len + fresh->len);
+      /* The running total (pass 0: kept through the threads' writes and
+       * deletes; pass 1: summed at open) counts each live blob once. */
+      guint64 expected = 0;
+      for (guint i = 0; i < stable->len; i++)
+        expected += g_bytes_get_size (stable->pdata[i]);
+      for (guint i = 0; i < fresh->len; i++)
+        expected += g_bytes_get_size (fresh->pdata[i]);
+      ck_assert_uint_eq (minka_blob_store_total_bytes (store), expected);
       ck_assert (minka_blob_store_compact (store, NULL));
       minka_blob_store_free (store);
       store = minka_blob_store_open (test_dir, NULL);
@@ -1072,6 +1113,49 @@ START_TEST (test_crc32c)
   /* Split updates agree with one. */
   guint32 part = minka_blob_crc32c (minka_blob_crc32c (0, "1234", 4), "56789", 5);
   ck_assert_uint_eq (part, 0xE3069283u);
+}
+END_TEST
+
+/* The collector's guarded delete: a blob (re)installed at or after the
+ * cutoff stays; an older one goes, file or packed, and reports its size. */
+START_TEST (test_delete_if_older)
+{
+  g_autoptr (MinkaBlobStore) store = minka_blob_store_open (test_dir, NULL);
+  g_autoptr (GBytes) big = make_bytes (100000, 41);
+  g_autoptr (GBytes) small = make_bytes (3000, 42);
+  g_autofree char *file_name = minka_blob_store_put_bytes (store, big, NULL);
+  g_autofree char *packed_name = lazy_put (store, small, NULL);
+  gint64 now_s = g_get_real_time () / G_USEC_PER_SEC;
+  gint64 freed = 0;
+  /* Installed just now: a cutoff in the past keeps it. */
+  ck_assert (minka_blob_store_delete_if_older (store, file_name, now_s - 60, &freed, NULL));
+  ck_assert_int_eq (freed, -1);
+  ck_assert (minka_blob_store_has (store, file_name));
+  /* Installed before the cutoff: deleted, with its size. */
+  ck_assert (minka_blob_store_delete_if_older (store, file_name, now_s + 2, &freed, NULL));
+  ck_assert_int_eq (freed, 100000);
+  ck_assert (!minka_blob_store_has (store, file_name));
+  /* A packed blob has no time of its own: the cutoff does not apply. */
+  ck_assert (minka_blob_store_delete_if_older (store, packed_name, now_s - 60, &freed, NULL));
+  ck_assert_int_eq (freed, 3000);
+  ck_assert (!minka_blob_store_has (store, packed_name));
+  /* Missing: not an error, nothing freed. */
+  ck_assert (minka_blob_store_delete_if_older (store, packed_name, now_s + 2, &freed, NULL));
+  ck_assert_int_eq (freed, 0);
+  /* A bad name is an error. */
+  GError *error = NULL;
+  ck_assert (!minka_blob_store_delete_if_older (store, "../x", now_s, &freed, &error));
+  ck_assert (g_error_matches (error, MINKA_BLOB_ERROR, MINKA_BLOB_ERROR_BAD_NAME));
+  g_error_free (error);
+  /* Stored again after being judged (the file was old): the rename marks
+   * it new, so the cutoff taken before keeps it. */
+  g_autofree char *again = minka_blob_store_put_bytes (store, big, NULL);
+  ck_assert (minka_blob_store_delete_if_older (store, again, now_s - 1, &freed, NULL));
+  ck_assert_int_eq (freed, -1);
+  ck_assert (minka_blob_store_has (store, again));
+  g_autoptr (GPtrArray) names = minka_blob_store_list (store, NULL);
+  ck_assert_uint_eq (names->len, 1);
+  ck_assert_str_eq (names->pdata[0], again);
 }
 END_TEST
 
@@ -1095,6 +1179,7 @@ blob_suite (void)
   tcase_add_checked_fixture (packs, setup, teardown);
   tcase_add_test (packs, test_crc32c);
   tcase_add_test (packs, test_pack_round_trip);
+  tcase_add_test (packs, test_put_checked_lazy);
   tcase_add_test (packs, test_pack_rollover_and_reopen);
   tcase_add_test (packs, test_pack_torn_tail);
   tcase_add_test (packs, test_pack_bit_flip);
@@ -1103,6 +1188,7 @@ blob_suite (void)
   tcase_add_test (packs, test_pack_compaction_keeps_tombstones);
   tcase_add_test (packs, test_pack_compaction_crash);
   tcase_add_test (packs, test_pack_threads);
+  tcase_add_test (packs, test_delete_if_older);
   suite_add_tcase (s, packs);
   return s;
 }

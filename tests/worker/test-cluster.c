@@ -1,6 +1,7 @@
 /* test-cluster.c — real minka-worker processes on 127.0.0.1: round trips,
  * kill -9 of the leader during writes, a full restart, a wiped follower,
- * membership changes, and hostile input. Nothing acknowledged may be lost. */
+ * membership changes, hostile input, and orphaned blobs collected.
+ * Nothing acknowledged may be lost. */
 #include "config.h"
 #include <check.h>
 #include <string.h>
@@ -564,8 +565,8 @@ START_TEST (test_delete_right_after_put)
       ck_assert_msg (reply != NULL, "%s", error ? error->message : "");
       ck_assert_str_eq (minka_frame_get_frame_type (reply), "DELETE_OK");
     }
-  /* Only keep.bin's bytes remain everywhere (blob_bytes is refreshed once
-   * a second). */
+  /* Only keep.bin's bytes remain everywhere (polled: a delete lands after
+   * its queued write). */
   for (guint w = 0; w < 3; w++)
     {
       gint64 bytes = -1;
@@ -575,6 +576,88 @@ START_TEST (test_delete_right_after_put)
           bytes = status_blob_bytes (c, w);
         }
       ck_assert_msg (bytes == 3000, "w%u keeps %" G_GINT64_FORMAT " blob bytes", w + 1, bytes);
+    }
+  test_cluster_free (c);
+}
+END_TEST
+
+/* Plants a blob no catalog entry names in worker @w's store, as an
+ * upload abandoned after its blob was stored would leave it. */
+static char *
+plant_orphan (TestCluster *c, guint w, GBytes *data)
+{
+  TestWorker *worker = c->workers->pdata[w];
+  g_autofree char *sha = test_sha256_hex (data);
+  char shard[3] = { sha[0], sha[1], '\0' };
+  g_autofree char *dir = g_build_filename (worker->data_dir, "store", "blobs", "sha256", shard, NULL);
+  char *path = g_build_filename (dir, sha + 2, NULL);
+  ck_assert_int_eq (g_mkdir_with_parents (dir, 0700), 0);
+  ck_assert (g_file_set_contents (path, g_bytes_get_data (data, NULL),
+                                  (gssize) g_bytes_get_size (data), NULL));
+  return path;
+}
+
+/* Orphaned blobs are collected on every worker after two sweeps, while
+ * files stored before, during and after the sweeps stay whole. */
+START_TEST (test_orphans_collected)
+{
+  TestCluster *c = test_cluster_new_full (3, FALSE, "--test-gc-interval-ms=400");
+  ck_assert_int_ge (test_cluster_wait_leader (c, LEADER_TIMEOUT_MS), 0);
+  g_autoptr (GBytes) orphan_big = test_random_bytes (200000, 91);
+  g_autoptr (GBytes) orphan_small = test_random_bytes (500, 92);
+  g_autoptr (GPtrArray) orphans = g_ptr_array_new_with_free_func (g_free);
+  /* Planted while the worker is down, as a crash would leave them (the
+   * store counts its bytes when it opens). */
+  for (guint w = 0; w < 3; w++)
+    {
+      test_cluster_kill (c, w);
+      g_ptr_array_add (orphans, plant_orphan (c, w, orphan_big));
+      g_ptr_array_add (orphans, plant_orphan (c, w, orphan_small));
+      test_cluster_start (c, w);
+    }
+  ck_assert_int_ge (test_cluster_wait_leader (c, LEADER_TIMEOUT_MS), 0);
+  /* Files stored while the collector runs: streamed and inline. */
+  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  guint64 ids[8];
+  gint64 total = 0;
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    {
+      GBytes *data = test_random_bytes (i % 2 ? 300000 + i : 2000 + i, 200 + i);
+      g_autofree char *name = g_strdup_printf ("kept-%u.bin", i);
+      ids[i] = put_ok (c, name, data, "gc", i + 1);
+      total += (gint64) g_bytes_get_size (data);
+      g_ptr_array_add (files, data);
+      g_usleep (150 * 1000);
+    }
+  for (guint k = 0; k < orphans->len; k++)
+    {
+      gboolean gone = FALSE;
+      for (guint tries = 0; tries < 100 && !gone; tries++)
+        {
+          gone = !g_file_test (orphans->pdata[k], G_FILE_TEST_EXISTS);
+          if (!gone)
+            g_usleep (100 * 1000);
+        }
+      ck_assert_msg (gone, "orphan %s was not collected", (char *) orphans->pdata[k]);
+    }
+  g_usleep (1500 * 1000);                   /* a few more sweeps */
+  for (guint w = 0; w < 3; w++)
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+        {
+          g_autoptr (GError) error = NULL;
+          g_autoptr (GBytes) back = test_cluster_get (c, w, ids[i], &error);
+          ck_assert_msg (back != NULL, "w%u file %u: %s", w + 1, i, error ? error->message : "");
+          ck_assert (g_bytes_equal (back, files->pdata[i]));
+        }
+      gint64 bytes = -1;
+      for (guint tries = 0; tries < 20 && bytes != total; tries++)
+        {
+          g_usleep (200 * 1000);
+          bytes = status_blob_bytes (c, w);
+        }
+      ck_assert_msg (bytes == total, "w%u keeps %" G_GINT64_FORMAT " blob bytes, not %"
+                     G_GINT64_FORMAT, w + 1, bytes, total);
     }
   test_cluster_free (c);
 }
@@ -601,6 +684,7 @@ main (void)
   add_case (s, "hostile_input", test_hostile_input);
   add_case (s, "one_frame_uploads", test_one_frame_uploads);
   add_case (s, "delete_right_after_put", test_delete_right_after_put);
+  add_case (s, "orphans_collected", test_orphans_collected);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);
   int failed = srunner_ntests_failed (sr);
