@@ -69,14 +69,21 @@ minka_worker_snapshot_restore_startup (MinkaWorker *worker, const char *path, GE
  * entry per this many files, so snapshot work stays a bounded share. */
 #define SNAPSHOT_GROWTH_FACTOR 4
 #define FILES_PER_SNAPSHOT_ENTRY 4
+/* But the Raft core keeps the log since the last snapshot in memory: never
+ * more than this many file bytes in it, however big the catalog (a
+ * million-file catalog's snapshot is ~150 MB; 4x that would be 600 MB of
+ * RAM). Only the capture runs on the main loop (59 ms at a million files);
+ * serialising runs on the disk thread. */
+#define INLINE_BYTES_MAX (256 * 1024 * 1024)
 
 static gboolean
 snapshot_due (MinkaWorker *worker, guint64 applied)
 {
   guint64 every = MAX ((guint64) worker->options.snapshot_every,
                        minka_catalog_n_files (worker->catalog) / FILES_PER_SNAPSHOT_ENTRY);
-  guint64 bytes = MAX ((guint64) INLINE_BYTES_PER_SNAPSHOT,
-                       SNAPSHOT_GROWTH_FACTOR * worker->snapshot_bytes);
+  guint64 bytes = MIN ((guint64) INLINE_BYTES_MAX,
+                       MAX ((guint64) INLINE_BYTES_PER_SNAPSHOT,
+                            SNAPSHOT_GROWTH_FACTOR * worker->snapshot_bytes));
   return applied >= worker->snapshot_index + every || worker->inline_bytes >= bytes;
 }
 
