@@ -42,6 +42,10 @@ struct _MinkaWorker
   guint64 snapshot_bytes;       /* size of the last snapshot taken here */
   gboolean snapshot_running;
   char *incoming_dir;           /* snapshots received from a leader */
+  /* The catalog of the last snapshot received, parsed off the main loop
+   * (seconds for a million files), waiting for Raft to install it. */
+  MinkaCatalog *incoming_catalog;
+  guint64 incoming_catalog_index;
 
   /* Files being fetched from peers (sha256 set). */
   GHashTable *fetching;

@@ -16,12 +16,13 @@
 
 /* ---- reading a snapshot file into the catalog ----------------------------------- */
 
-static gboolean
-restore_from_file (MinkaWorker *worker, const char *path, RaftSnapshotMeta *meta, GError **error)
+/* A new catalog from a snapshot file (any thread: it touches no worker). */
+static MinkaCatalog *
+catalog_from_file (const char *path, RaftSnapshotMeta *meta, GError **error)
 {
   RaftSnapshotReader *reader = raft_snapshot_reader_open (path, meta, error);
   if (!reader)
-    return FALSE;
+    return NULL;
   GByteArray *data = g_byte_array_new ();
   guint8 buffer[64 * 1024];
   gssize n;
@@ -29,14 +30,34 @@ restore_from_file (MinkaWorker *worker, const char *path, RaftSnapshotMeta *meta
     g_byte_array_append (data, buffer, (guint) n);
   raft_snapshot_reader_close (reader);
   g_autoptr (GBytes) bytes = g_byte_array_free_to_bytes (data);
-  if (n < 0 || !minka_catalog_restore (worker->catalog, bytes, error))
+  MinkaCatalog *catalog = minka_catalog_new ();
+  if (n < 0 || !minka_catalog_restore (catalog, bytes, error))
     {
+      minka_catalog_free (catalog);
       raft_snapshot_meta_clear (meta);
-      return FALSE;
+      return NULL;
     }
+  return catalog;
+}
+
+/* Makes @catalog, read from the snapshot file @path, the worker's. */
+static void
+catalog_take (MinkaWorker *worker, MinkaCatalog *catalog, const char *path, guint64 index)
+{
+  minka_catalog_free (worker->catalog);
+  worker->catalog = catalog;
   g_free (worker->snapshot_path);
   worker->snapshot_path = g_strdup (path);
-  worker->snapshot_index = meta->index;
+  worker->snapshot_index = index;
+}
+
+static gboolean
+restore_from_file (MinkaWorker *worker, const char *path, RaftSnapshotMeta *meta, GError **error)
+{
+  MinkaCatalog *catalog = catalog_from_file (path, meta, error);
+  if (catalog == NULL)
+    return FALSE;
+  catalog_take (worker, catalog, path, meta->index);
   return TRUE;
 }
 
@@ -264,12 +285,14 @@ minka_worker_snapshot_send (MinkaWorker *worker, const RaftMessage *msg)
 /* ---- follower: receiving a snapshot file ----------------------------------------------- */
 
 typedef struct {
+  MinkaWorker *worker;
   MinkaFile *file;
   char *tmp_path;
   char *final_path;
   guint64 index;
   guint64 size;
   guint64 received;
+  MinkaCatalog *catalog;        /* parsed on the thread, for the install */
 } Incoming;
 
 static void
@@ -282,6 +305,7 @@ incoming_free (Incoming *in)
     }
   g_free (in->tmp_path);
   g_free (in->final_path);
+  g_clear_pointer (&in->catalog, minka_catalog_free);
   g_free (in);
 }
 
@@ -307,7 +331,9 @@ on_incoming_written (GObject *source, GAsyncResult *result, gpointer user_data)
   minka_conn_unref (conn);
 }
 
-/* fsync, close, verify every CRC, rename into incoming/. */
+/* fsync, close, verify every CRC, rename into incoming/, then parse the
+ * catalog here so that installing it later does not stall the main loop
+ * (if parsing fails, the install parses again and reports it). */
 static void
 run_incoming_finish (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
@@ -334,9 +360,18 @@ run_incoming_finish (GTask *task, gpointer source, gpointer data, GCancellable *
     {
       g_unlink (in->tmp_path);
       g_task_return_error (task, error);
+      return;
     }
-  else
-    g_task_return_boolean (task, TRUE);
+  RaftSnapshotMeta parsed = { 0 };
+  GError *parse_error = NULL;
+  in->catalog = catalog_from_file (in->final_path, &parsed, &parse_error);
+  if (in->catalog == NULL)
+    {
+      g_warning ("snapshot %s: %s", in->final_path, parse_error->message);
+      g_error_free (parse_error);
+    }
+  raft_snapshot_meta_clear (&parsed);
+  g_task_return_boolean (task, TRUE);
 }
 
 static void
@@ -344,8 +379,18 @@ on_incoming_finished (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   MinkaConn *conn = user_data;
   GError *error = NULL;
+  Incoming *in = g_task_get_task_data (G_TASK (result));
   if (g_task_propagate_boolean (G_TASK (result), &error))
     {
+      /* An open link means a live worker (its server closes every link
+       * before the worker goes). */
+      if (in->catalog != NULL && !minka_conn_is_closed (conn))
+        {
+          MinkaWorker *worker = in->worker;
+          g_clear_pointer (&worker->incoming_catalog, minka_catalog_free);
+          worker->incoming_catalog = g_steal_pointer (&in->catalog);
+          worker->incoming_catalog_index = in->index;
+        }
       g_autoptr (JsonObject) h = minka_frame_header_new ("SNAPSHOT_OK");
       minka_conn_send (conn, h, NULL, NULL, NULL);
     }
@@ -375,6 +420,7 @@ minka_worker_snapshot_bulk_frame (MinkaWorker *worker, MinkaConn *conn, MinkaFra
           return TRUE;
         }
       in = g_new0 (Incoming, 1);
+      in->worker = worker;
       in->index = (guint64) index;
       in->size = (guint64) size;
       in->final_path = incoming_path (worker, in->index);
@@ -436,7 +482,14 @@ minka_worker_snapshot_install (MinkaWorker *worker, const RaftSnapshotMeta *meta
     }
   minka_fsync_dir (minka_node_dir (worker->node), NULL);
   RaftSnapshotMeta read_meta = { 0 };
-  if (!restore_from_file (worker, final, &read_meta, &error))
+  gboolean prepared = worker->incoming_catalog != NULL
+                      && worker->incoming_catalog_index == meta->index;
+  if (prepared)
+    {
+      /* Parsed when the file arrived: only a pointer swap here. */
+      catalog_take (worker, g_steal_pointer (&worker->incoming_catalog), final, meta->index);
+    }
+  else if (!restore_from_file (worker, final, &read_meta, &error))
     {
       g_warning ("cannot install the snapshot at index %" G_GUINT64_FORMAT ": %s",
                  meta->index, error->message);
@@ -444,9 +497,12 @@ minka_worker_snapshot_install (MinkaWorker *worker, const RaftSnapshotMeta *meta
       return FALSE;
     }
   raft_snapshot_meta_clear (&read_meta);
+  if (worker->incoming_catalog != NULL && worker->incoming_catalog_index <= meta->index)
+    g_clear_pointer (&worker->incoming_catalog, minka_catalog_free);   /* superseded */
   raft_snapshot_files_remove_older (minka_node_dir (worker->node), meta->index);
   minka_worker_event (worker, "snapshot", "installed the leader's snapshot at index %"
-                      G_GUINT64_FORMAT, meta->index);
+                      G_GUINT64_FORMAT "%s", meta->index,
+                      prepared ? " (parsed when it arrived)" : "");
   g_autoptr (GPtrArray) files = minka_catalog_list_files (worker->catalog);
   for (guint i = 0; i < files->len; i++)
     minka_worker_files_ensure_blob (worker, files->pdata[i]);

@@ -632,6 +632,7 @@ minka_worker_free (MinkaWorker *worker)
   g_clear_pointer (&worker->persist_seconds, monitor_histogram_free);
   g_free (worker->snapshot_path);
   g_free (worker->incoming_dir);
+  g_clear_pointer (&worker->incoming_catalog, minka_catalog_free);
   g_free (worker->address);
   g_free (worker->data_dir);
   g_free (worker->name);

@@ -238,6 +238,16 @@ test_cluster_dump_logs (TestCluster *cluster)
     }
 }
 
+gboolean
+test_cluster_log_contains (TestCluster *cluster, guint i, const char *needle)
+{
+  TestWorker *w = cluster->workers->pdata[i];
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents (w->log_path, &text, NULL, NULL))
+    return FALSE;
+  return strstr (text, needle) != NULL;
+}
+
 void
 test_cluster_free (TestCluster *cluster)
 {

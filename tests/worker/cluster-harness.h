@@ -41,6 +41,8 @@ void test_cluster_free (TestCluster *cluster);
 /* Index of the leader as its own STATUS says (-1 after @timeout_ms). */
 int test_cluster_wait_leader (TestCluster *cluster, guint timeout_ms);
 /* Prints the tail of every worker's log to stderr (on failures). */
+/* The current run's log of worker @i contains @needle. */
+gboolean test_cluster_log_contains (TestCluster *cluster, guint i, const char *needle);
 void test_cluster_dump_logs (TestCluster *cluster);
 
 /* A blocking connection that has passed HELLO. */

@@ -219,6 +219,9 @@ START_TEST (test_wipe_join_remove)
   g_free (check_listed (c, follower, acked, max_id (acked)));
   for (guint i = 0; i < acked->len; i += 13)
     check_download (c, follower, acked->pdata[i]);
+  /* The catalog was parsed when the file arrived, not on the main loop. */
+  ck_assert_msg (test_cluster_log_contains (c, follower, "(parsed when it arrived)"),
+                 "the wiped follower did not install a pre-parsed snapshot");
 
   /* A fourth worker joins the running cluster and catches up. */
   TestWorker *w4 = test_cluster_add_joiner (c);
