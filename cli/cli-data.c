@@ -162,6 +162,13 @@ cli_load_for_model (const NnModel *model, const char *data, const char *labels,
 float *
 cli_predict_rows (const NnModel *model, const NnDataset *ds, const guint32 *rows, guint n)
 {
+  return cli_predict_rows_quant (model, NULL, ds, rows, n);
+}
+
+float *
+cli_predict_rows_quant (const NnModel *model, const NnQuantModel *qmodel,
+                        const NnDataset *ds, const guint32 *rows, guint n)
+{
   guint n_in = model->sizes[0], n_out = model->sizes[model->n_layers];
   float *preds = g_new (float, (gsize) MAX (n, 1) * n_out);
   float *raw = g_new (float, (gsize) CLI_PREDICT_CHUNK * n_in);
@@ -172,7 +179,11 @@ cli_predict_rows (const NnModel *model, const NnDataset *ds, const guint32 *rows
       for (guint i = 0; i < count; i++)
         idx[i] = rows ? rows[start + i] : start + i;
       nn_dataset_gather (ds, idx, count, NULL, raw);
-      nn_model_predict (model, raw, count, preds + (gsize) start * n_out);
+      float *out = preds + (gsize) start * n_out;
+      if (qmodel != NULL)
+        nn_quant_model_predict (qmodel, raw, count, out);
+      else
+        nn_model_predict (model, raw, count, out);
     }
   g_free (idx);
   g_free (raw);

@@ -8,6 +8,7 @@
 
 #include "nn-dataset.h"
 #include "nn-model.h"
+#include "nn-quant.h"
 
 G_BEGIN_DECLS
 
@@ -50,6 +51,10 @@ NnDataset *cli_load_for_model (const NnModel *model, const char *data,
 /* Raw predictions for @n rows (@rows NULL: 0..n-1): n × outputs floats. */
 float *cli_predict_rows (const NnModel *model, const NnDataset *ds,
                          const guint32 *rows, guint n);
+/* The same through @qmodel, the int8 version of @model, when it is not
+ * NULL. */
+float *cli_predict_rows_quant (const NnModel *model, const NnQuantModel *qmodel,
+                               const NnDataset *ds, const guint32 *rows, guint n);
 
 typedef struct {
   char name[64];

@@ -7,7 +7,8 @@
  * classification one "p_<class>" probability per class.
  * When the input has labels, the metrics (accuracy= and log_loss=, or mse=,
  * mae= and r2=) are printed to stdout if --out is given, else to stderr so
- * that stdout stays a clean CSV. */
+ * that stdout stays a clean CSV. --precision int8 predicts with the int8
+ * version of the model (nn-quant.h), derived when the model is loaded. */
 #include "config.h"
 #include "cli.h"
 
@@ -15,12 +16,13 @@
 #include <glib/gstdio.h>
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #define CMD "predict-local"
 #define PREDICT_CHUNK 1024
 
 typedef struct {
-  char *model, *data, *labels, *out;
+  char *model, *data, *labels, *out, *precision;
 } PredictOptions;
 
 static GOptionContext *
@@ -31,6 +33,8 @@ predict_options_context (PredictOptions *o)
     { "data", 0, 0, G_OPTION_ARG_FILENAME, &o->data, N_("Input data: CSV, or IDX images"), N_("FILE") },
     { "labels", 0, 0, G_OPTION_ARG_FILENAME, &o->labels, N_("IDX labels, to measure accuracy"), N_("IDX") },
     { "out", 0, 0, G_OPTION_ARG_FILENAME, &o->out, N_("Write predictions here instead of stdout"), N_("FILE") },
+    { "precision", 0, 0, G_OPTION_ARG_STRING, &o->precision,
+      N_("fp32 (default), or int8: faster on CPUs with AVX-512 VNNI, probabilities a little less exact"), N_("NAME") },
     { NULL, 0, 0, 0, NULL, NULL, NULL },
   };
   GOptionContext *ctx = g_option_context_new (_("— predict with a model on this machine"));
@@ -178,11 +182,15 @@ predict_run (const PredictOptions *o)
   if (model->task == NN_TASK_CLASSIFICATION && (model->class_names == NULL
       || g_strv_length (model->class_names) != model->sizes[model->n_layers]))
     return cli_fail (CMD, CLI_EXIT_ERROR, _("%s does not name its classes"), o->model);
+  g_autoptr (NnQuantModel) qmodel = NULL;
+  if (g_strcmp0 (o->precision, "int8") == 0
+      && (qmodel = nn_quant_model_new (model, &error)) == NULL)
+    return cli_fail_error (CMD, error);
   g_autoptr (NnDataset) ds = cli_load_for_model (model, o->data, o->labels, FALSE, &error);
   if (ds == NULL)
     return cli_fail_error (CMD, error);
 
-  float *preds = cli_predict_rows (model, ds, NULL, ds->n_rows);
+  float *preds = cli_predict_rows_quant (model, qmodel, ds, NULL, ds->n_rows);
   FILE *out = stdout;
   if (o->out && !(out = g_fopen (o->out, "wb")))
     {
@@ -207,17 +215,22 @@ predict_run (const PredictOptions *o)
 int
 cli_cmd_predict_local (int argc, char **argv)
 {
-  PredictOptions o = { NULL, NULL, NULL, NULL };
+  PredictOptions o = { NULL, NULL, NULL, NULL, NULL };
   int code;
   if (!cli_parse_options (predict_options_context (&o), CMD, argc, argv))
     code = CLI_EXIT_USAGE;
   else if (o.model == NULL || o.data == NULL)
     code = cli_fail (CMD, CLI_EXIT_USAGE, _("--model MODEL and --data FILE are required"));
+  else if (o.precision != NULL && strcmp (o.precision, "fp32") != 0
+           && strcmp (o.precision, "int8") != 0)
+    code = cli_fail (CMD, CLI_EXIT_USAGE, _("%s “%s”: expected %s"), "--precision",
+                     o.precision, _("fp32 or int8"));
   else
     code = predict_run (&o);
   g_free (o.model);
   g_free (o.data);
   g_free (o.labels);
   g_free (o.out);
+  g_free (o.precision);
   return code;
 }

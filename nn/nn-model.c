@@ -281,24 +281,14 @@ predict_serial (const NnModel *model, const float *raw_inputs, guint n,
     g_aligned_free (heap);
 }
 
-/* Large batches are split over a process-wide pool of every core: one GEMM
- * stream cannot reach the batch-prediction target on its own. The pool
- * serves one caller at a time; a concurrent caller runs serially instead of
- * waiting. Its threads block when idle and live until the process ends. */
+/* Large batches are split over every core (nn_thread_pool_try_run_shared):
+ * one GEMM stream cannot reach the batch-prediction target on its own. */
 typedef struct {
   const NnModel *model;
   const float *raw;
   guint n;
   float *out;
 } PredictJob;
-
-static GMutex predict_pool_lock;
-
-static gpointer
-predict_pool_create (gpointer unused)
-{
-  return g_get_num_processors () > 1 ? nn_thread_pool_new (0) : NULL;
-}
 
 static void
 predict_part (guint part, guint n_parts, gpointer data)
@@ -320,15 +310,9 @@ nn_model_predict (const NnModel *model, const float *raw_inputs, guint n,
     return;
   if (n >= PREDICT_PARALLEL_MIN)
     {
-      static GOnce once = G_ONCE_INIT;
-      NnThreadPool *pool = g_once (&once, predict_pool_create, NULL);
-      if (pool != NULL && g_mutex_trylock (&predict_pool_lock))
-        {
-          PredictJob job = { model, raw_inputs, n, out };
-          nn_thread_pool_run (pool, predict_part, &job);
-          g_mutex_unlock (&predict_pool_lock);
-          return;
-        }
+      PredictJob job = { model, raw_inputs, n, out };
+      if (nn_thread_pool_try_run_shared (predict_part, &job))
+        return;
     }
   predict_serial (model, raw_inputs, n, out);
 }

@@ -5,7 +5,8 @@
  * blocking, because on a training run the next job (the trainer runs about
  * eight per mini-batch) arrives within microseconds, and a futex wake-up
  * costs about as much as a small GEMM: the mutex, broadcast and signal are
- * only used when the other side has actually gone to sleep. */
+ * only used when the other side has actually gone to sleep. Prediction
+ * (fp32 and int8) shares one process-wide pool, created on first use. */
 #include "nn-threadpool.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -183,4 +184,24 @@ nn_thread_pool_run (NnThreadPool *pool, NnPoolFunc func, gpointer data)
       g_atomic_int_set (&pool->caller_sleeping, FALSE);
       g_mutex_unlock (&pool->mutex);
     }
+}
+
+static GMutex shared_pool_lock;
+
+static gpointer
+shared_pool_create (gpointer unused)
+{
+  return g_get_num_processors () > 1 ? nn_thread_pool_new (0) : NULL;
+}
+
+gboolean
+nn_thread_pool_try_run_shared (NnPoolFunc func, gpointer data)
+{
+  static GOnce once = G_ONCE_INIT;
+  NnThreadPool *pool = g_once (&once, shared_pool_create, NULL);
+  if (pool == NULL || !g_mutex_trylock (&shared_pool_lock))
+    return FALSE;
+  nn_thread_pool_run (pool, func, data);
+  g_mutex_unlock (&shared_pool_lock);
+  return TRUE;
 }

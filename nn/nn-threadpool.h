@@ -27,4 +27,12 @@ guint nn_thread_pool_size (const NnThreadPool *pool);
  * Not reentrant: one caller at a time. */
 void nn_thread_pool_run (NnThreadPool *pool, NnPoolFunc func, gpointer data);
 
+/* Inference's pool (nn_model_predict, nn_quant_model_predict): runs @func
+ * on a process-wide pool of every core, created on first use, whose threads
+ * block when idle and live until the process ends. It serves one caller at
+ * a time: when it is busy, or the machine has one core, this returns FALSE
+ * having run nothing, and the caller runs the work itself instead of
+ * waiting. */
+gboolean nn_thread_pool_try_run_shared (NnPoolFunc func, gpointer data);
+
 G_END_DECLS
