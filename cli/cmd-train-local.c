@@ -17,7 +17,7 @@
 #define CLI_MAX_LAYERS 64
 
 typedef struct {
-  char *data, *labels, *label, *task, *layers, *activation, *optimizer, *lr;
+  char *data, *labels, *label, *task, *layers, *activation, *optimizer, *lr, *lr_schedule;
   char *test, *test_labels, *out;
   gint batch, epochs, threads;
   gint64 seed;
@@ -42,6 +42,7 @@ train_options_clear (TrainOptions *o)
   g_free (o->activation);
   g_free (o->optimizer);
   g_free (o->lr);
+  g_free (o->lr_schedule);
   g_free (o->test);
   g_free (o->test_labels);
   g_free (o->out);
@@ -59,6 +60,7 @@ train_options_context (TrainOptions *o)
     { "activation", 0, 0, G_OPTION_ARG_STRING, &o->activation, N_("relu (default), tanh or sigmoid"), N_("NAME") },
     { "optimizer", 0, 0, G_OPTION_ARG_STRING, &o->optimizer, N_("adam (default) or sgd"), N_("NAME") },
     { "lr", 0, 0, G_OPTION_ARG_STRING, &o->lr, N_("Learning rate (default 0.001 for Adam, 0.01 for SGD)"), N_("F") },
+    { "lr-schedule", 0, 0, G_OPTION_ARG_STRING, &o->lr_schedule, N_("cosine (default: decays to 0 over the epochs) or constant"), N_("NAME") },
     { "batch", 0, 0, G_OPTION_ARG_INT, &o->batch, N_("Mini-batch size (default 128)"), N_("N") },
     { "epochs", 0, 0, G_OPTION_ARG_INT, &o->epochs, N_("Passes over the data (default 10)"), N_("N") },
     { "threads", 0, 0, G_OPTION_ARG_INT, &o->threads, N_("Threads (default 0: every core)"), N_("N") },
@@ -149,6 +151,10 @@ train_plan_from_options (const TrainOptions *o, TrainPlan *plan, GError **error)
         return train_bad_value (error, "--lr", o->lr, _("a number in (0, 10]"));
       plan->config.learning_rate = (float) lr;
     }
+  if (o->lr_schedule && strcmp (o->lr_schedule, "constant") == 0)
+    plan->config.lr_schedule = NN_LR_CONSTANT;
+  else if (o->lr_schedule && strcmp (o->lr_schedule, "cosine") != 0)
+    return train_bad_value (error, "--lr-schedule", o->lr_schedule, _("cosine or constant"));
   g_snprintf (num, sizeof num, "%d", o->batch);
   if (o->batch <= 0 || o->batch > 1 << 20)
     return train_bad_value (error, "--batch", num, _("a positive number"));

@@ -1,19 +1,27 @@
 /* nn-train.c — mini-batch training on the thread pool.
  *
  * A training step runs the whole mini-batch through each layer in turn;
- * every stage is cut into small fixed tasks that the threads take from a
- * shared counter (so a core slowed down by the host simply does fewer):
+ * every stage is cut into small fixed tasks:
  *  - gathering the inputs and the output layer + loss: blocks of rows;
  *  - a hidden layer's forward: blocks of its output columns
  *    (y[:, cols] = x·w[:, cols] + b[cols]);
  *  - a layer's backward: blocks of columns of dw (dw[:, cols] = xᵀ·dy[:, cols])
- *    and of dx (dx[:, cols] = dy·w[cols, :]ᵀ);
- *  - the optimizer: ranges of parameters.
+ *    and of dx (dx[:, cols] = dy·w[cols, :]ᵀ), and the optimizer on the
+ *    blocks of the layer above, whose weights this stage no longer reads.
  * Each task writes its own part of one shared gradient, so there is no
  * per-thread gradient to sum, and a task computes the same thing whichever
  * thread runs it: the same seed gives bit-identical weights for any thread
- * count. Evaluation splits rows over the threads. Nothing is allocated per
- * batch. */
+ * count.
+ *
+ * Data stays on one core. The trainer keeps its own copy of the weights,
+ * each layer transposed (out × in), so that a block of output columns is
+ * one contiguous run of weights, gradients and Adam moments, and every
+ * block has a home thread: the same one in the forward pass, the gradient
+ * and the update. On the two cores here a cache line moving between them
+ * costs about 0.25 µs, and with blocks taken by whichever thread came first
+ * most of the weights crossed over twice a step. A thread that has run its
+ * home tasks helps with the others' (a core slowed by the host does fewer).
+ * Evaluation splits rows over the threads. Nothing is allocated per batch. */
 #include "config.h"
 #include "nn-train.h"
 #include "nn-gemm.h"
@@ -38,21 +46,35 @@ typedef struct {
   guint64 correct;       /* classification */
 } Slice;
 
-/* Columns per forward/backward task, rows per row task, parameters per
- * optimizer task (multiples of 16 floats: tasks never share a cache line
- * when the rows are aligned). */
+/* Columns per column task, rows per row task (multiples of 16 floats:
+ * tasks never share a cache line when the rows are aligned). */
 #define TASK_COLS 32
 #define TASK_ROWS 16
-#define TASK_PARAMS 8192
 
 typedef enum {
-  STAGE_GATHER,          /* row tasks: inputs, labels, targets */
-  STAGE_FORWARD,         /* column tasks of hidden layer @layer */
-  STAGE_HEAD,            /* row tasks: output layer, loss and its gradient */
-  STAGE_BACKWARD,        /* dw column tasks, then dx column tasks of @layer */
-  STAGE_UPDATE,          /* optimizer on parameter ranges */
-  STAGE_EVAL,            /* one part per thread: rows split evenly */
-} Stage;
+  TASK_GATHER,             /* row blocks: inputs, labels, targets */
+  TASK_FORWARD,            /* column blocks of a hidden layer */
+  TASK_HEAD,               /* row blocks: output layer, loss and its gradient */
+  TASK_WEIGHT_GRAD,        /* column blocks of dw (and db) */
+  TASK_WEIGHT_GRAD_UPDATE, /* the same, then the optimizer on those columns */
+  TASK_INPUT_GRAD,         /* column blocks of dx */
+  TASK_UPDATE,             /* the optimizer on column blocks of a layer */
+} TaskKind;
+
+/* A run of @n_blocks tasks of one kind on one layer. Thread p's home blocks
+ * are the p-th of n_threads equal runs, so block b of a layer has the same
+ * home in every stage. */
+typedef struct {
+  TaskKind kind;
+  guint layer;
+  guint n_blocks;
+} Segment;
+
+/* Per thread: how many of the current stage's home tasks were taken. */
+typedef struct {
+  gint taken;              /* atomic */
+  char pad[64 - sizeof (gint)];
+} PartCounter;
 
 struct _NnTrainer {
   NnModel *model;
@@ -63,14 +85,15 @@ struct _NnTrainer {
   NnOptimizer *opt;
   Slice *slices;         /* evaluation, per thread */
   Slice step;            /* training: the whole batch */
-  float *grad;           /* n_params */
+  float *grad;           /* n_params, laid out as params */
   double *row_loss;      /* per row task of the head stage */
   guint32 *batch;        /* batch_size row indices (run_batches) */
+  float *params;         /* the model's parameters, weights transposed */
   /* the stage being run */
-  Stage stage;
-  guint layer;
-  guint n_tasks;
-  gint next_task;        /* atomic: the next task to take */
+  gboolean evaluating;   /* evaluation: rows split evenly, no tasks */
+  Segment segs[3];
+  guint n_segs;
+  PartCounter *next;     /* n_threads */
   const NnDataset *ds;
   const guint32 *rows;
   guint n_rows;
@@ -83,6 +106,7 @@ nn_train_config_init (NnTrainConfig *config)
   memset (config, 0, sizeof *config);
   config->optimizer = NN_OPT_ADAM;
   config->learning_rate = 1e-3f;
+  config->lr_schedule = NN_LR_COSINE;
   config->momentum = 0.9f;
   config->beta1 = 0.9f;
   config->beta2 = 0.999f;
@@ -155,6 +179,8 @@ nn_trainer_new (NnModel *model, const NnTrainConfig *config)
   t->grad = nn_alloc_floats (model->n_params);
   t->row_loss = g_new0 (double, (t->config.batch_size + TASK_ROWS - 1) / TASK_ROWS);
   t->batch = g_new (guint32, t->config.batch_size);
+  t->params = nn_alloc_floats (model->n_params);
+  t->next = g_aligned_alloc0 (threads, sizeof (PartCounter), 64);
   return t;
 }
 
@@ -172,6 +198,8 @@ nn_trainer_free (NnTrainer *t)
   g_free (t->row_loss);
   nn_optimizer_free (t->opt);
   g_free (t->batch);
+  nn_free_floats (t->params);
+  g_aligned_free (t->next);
   g_free (t);
 }
 
@@ -279,6 +307,54 @@ job_eval_part (NnTrainer *t, guint part)
     }
 }
 
+/* ---- the trainer's copy of the parameters ------------------------------ */
+
+/* dst (cols × rows) = srcᵀ, src being rows × cols. */
+static void
+transpose (float *dst, const float *src, guint rows, guint cols)
+{
+  enum { TILE = 32 };
+  for (guint r0 = 0; r0 < rows; r0 += TILE)
+    for (guint c0 = 0; c0 < cols; c0 += TILE)
+      for (guint r = r0; r < MIN (r0 + TILE, rows); r++)
+        for (guint c = c0; c < MIN (c0 + TILE, cols); c++)
+          dst[(gsize) c * rows + r] = src[(gsize) r * cols + c];
+}
+
+/* Copies model → trainer (@to_trainer) or back, transposing each layer's
+ * weights; the biases keep their place. */
+static void
+params_sync (NnTrainer *t, gboolean to_trainer)
+{
+  NnModel *m = t->model;
+  for (guint l = 0; l < m->n_layers; l++)
+    {
+      guint in = m->sizes[l], out = m->sizes[l + 1];
+      gsize off = nn_model_layer_offset (m, l), n_w = (gsize) in * out;
+      if (to_trainer)
+        transpose (t->params + off, m->params + off, in, out);
+      else
+        transpose (m->params + off, t->params + off, out, in);
+      float *dst = (to_trainer ? t->params : m->params) + off + n_w;
+      const float *src = (to_trainer ? m->params : t->params) + off + n_w;
+      memcpy (dst, src, sizeof (float) * out);
+    }
+}
+
+/* Layer l's weights (out × in) and biases in the trainer's copy. */
+static const float *
+layer_wt (const NnTrainer *t, guint l)
+{
+  return t->params + nn_model_layer_offset (t->model, l);
+}
+
+static const float *
+layer_bias (const NnTrainer *t, guint l)
+{
+  const NnModel *m = t->model;
+  return layer_wt (t, l) + (gsize) m->sizes[l] * m->sizes[l + 1];
+}
+
 /* ---- training stages (tasks on the whole batch in t->step) ------------ */
 
 static guint
@@ -288,42 +364,43 @@ n_blocks (guint count, guint per)
 }
 
 /* y[r0:r1, ·] of the output layer, then the loss and its gradient (written
- * over y); the loss goes to t->row_loss[task]. */
+ * over y); the loss goes to t->row_loss[block]. */
 static void
-task_head (NnTrainer *t, guint task)
+task_head (NnTrainer *t, guint block)
 {
   NnModel *m = t->model;
   Slice *s = &t->step;
   guint l = m->n_layers - 1, in = m->sizes[l], c = m->sizes[l + 1];
-  guint r0 = task * TASK_ROWS, n = MIN (TASK_ROWS, t->n_rows - r0);
+  guint r0 = block * TASK_ROWS, n = MIN (TASK_ROWS, t->n_rows - r0);
   const float *x = (l == 0 ? s->input : s->act[l - 1]) + (gsize) r0 * in;
   float *y = s->act[l] + (gsize) r0 * c;
-  nn_dense_forward (x, n, in, c, nn_model_weights (m, l), nn_model_biases (m, l), -1, y);
+  nn_gemm (NN_NO_TRANS, NN_TRANS, (int) n, (int) c, (int) in, 1.0f,
+           x, (int) in, layer_wt (t, l), (int) in, 0.0f, y, (int) c);
+  nn_bias_activation (y, c, layer_bias (t, l), n, c, -1);
   if (m->task == NN_TASK_CLASSIFICATION)
     {
       nn_softmax_rows (y, n, c);
-      t->row_loss[task] = nn_softmax_xent_backward (y, s->labels + r0, n, c,
-                                                    t->loss_scale, y);
+      t->row_loss[block] = nn_softmax_xent_backward (y, s->labels + r0, n, c,
+                                                     t->loss_scale, y);
     }
   else
-    t->row_loss[task] = nn_mse_backward (y, s->targets + (gsize) r0 * c, n, c,
-                                         t->loss_scale, y) / c;
+    t->row_loss[block] = nn_mse_backward (y, s->targets + (gsize) r0 * c, n, c,
+                                          t->loss_scale, y) / c;
 }
 
 /* Columns [j0, j1) of hidden layer l: y = act(x·w + b). */
 static void
-task_forward (NnTrainer *t, guint l, guint task)
+task_forward (NnTrainer *t, guint l, guint block)
 {
   NnModel *m = t->model;
   Slice *s = &t->step;
   guint in = m->sizes[l], out = m->sizes[l + 1], n = t->n_rows;
-  guint j0 = task * TASK_COLS, cols = MIN (TASK_COLS, out - j0);
+  guint j0 = block * TASK_COLS, cols = MIN (TASK_COLS, out - j0);
   const float *x = l == 0 ? s->input : s->act[l - 1];
-  const float *b = nn_model_biases (m, l) + j0;
   float *y = s->act[l] + j0;
-  nn_gemm (NN_NO_TRANS, NN_NO_TRANS, (int) n, (int) cols, (int) in, 1.0f,
-           x, (int) in, nn_model_weights (m, l) + j0, (int) out, 0.0f, y, (int) out);
-  nn_bias_activation (y, out, b, n, cols, (int) m->activation);
+  nn_gemm (NN_NO_TRANS, NN_TRANS, (int) n, (int) cols, (int) in, 1.0f,
+           x, (int) in, layer_wt (t, l) + (gsize) j0 * in, (int) in, 0.0f, y, (int) out);
+  nn_bias_activation (y, out, layer_bias (t, l) + j0, n, cols, (int) m->activation);
 }
 
 /* The gradient w.r.t. layer l's pre-activation output, and where its dx
@@ -336,44 +413,61 @@ layer_dz (NnTrainer *t, guint l)
   return l == last ? t->step.act[last] : t->step.delta[(last - l - 1) & 1];
 }
 
-/* Task of layer l's backward: first the column blocks of dw (and db), then
- * those of dx = dz·wᵀ (times the previous activation's derivative). */
+/* The optimizer on output columns [j0, j1) of layer l: rows j0..j1 of its
+ * transposed weights (one contiguous run) and those biases. */
 static void
-task_backward (NnTrainer *t, guint l, guint task)
+task_update (NnTrainer *t, guint l, guint block)
+{
+  NnModel *m = t->model;
+  guint in = m->sizes[l], out = m->sizes[l + 1];
+  guint j0 = block * TASK_COLS, j1 = MIN (j0 + TASK_COLS, out);
+  gsize w = nn_model_layer_offset (m, l), b = w + (gsize) in * out;
+  nn_optimizer_update (t->opt, t->params, t->grad, w + (gsize) j0 * in, w + (gsize) j1 * in);
+  nn_optimizer_update (t->opt, t->params, t->grad, b + j0, b + j1);
+}
+
+/* dw[cols, :] = dz[:, cols]ᵀ·x (transposed) and db[cols] of layer l. */
+static void
+task_weight_grad (NnTrainer *t, guint l, guint block)
 {
   NnModel *m = t->model;
   Slice *s = &t->step;
   guint in = m->sizes[l], out = m->sizes[l + 1], n = t->n_rows;
+  guint j0 = block * TASK_COLS, cols = MIN (TASK_COLS, out - j0);
   const float *dz = layer_dz (t, l);
-  const float *w = nn_model_weights (m, l);
-  guint w_tasks = n_blocks (out, TASK_COLS);
-  if (task < w_tasks)
-    {
-      guint j0 = task * TASK_COLS, cols = MIN (TASK_COLS, out - j0);
-      const float *x = l == 0 ? s->input : s->act[l - 1];
-      float *gw = t->grad + nn_model_layer_offset (m, l);
-      float *gb = gw + (gsize) in * out + j0;
-      nn_gemm (NN_TRANS, NN_NO_TRANS, (int) in, (int) cols, (int) n, 1.0f,
-               x, (int) in, dz + j0, (int) out, 0.0f, gw + j0, (int) out);
-      memset (gb, 0, sizeof (float) * cols);
-      for (guint r = 0; r < n; r++)
-        nn_vec_add (gb, dz + (gsize) r * out + j0, cols);
-      return;
-    }
-  guint i0 = (task - w_tasks) * TASK_COLS, cols = MIN (TASK_COLS, in - i0);
+  const float *x = l == 0 ? s->input : s->act[l - 1];
+  float *gw = t->grad + nn_model_layer_offset (m, l);
+  float *gb = gw + (gsize) in * out + j0;
+  nn_gemm (NN_TRANS, NN_NO_TRANS, (int) cols, (int) in, (int) n, 1.0f,
+           dz + j0, (int) out, x, (int) in, 0.0f, gw + (gsize) j0 * in, (int) in);
+  memset (gb, 0, sizeof (float) * cols);
+  for (guint r = 0; r < n; r++)
+    nn_vec_add (gb, dz + (gsize) r * out + j0, cols);
+}
+
+/* dx[:, cols] = dz·w[cols, :]ᵀ of layer l, times the derivative of the
+ * previous layer's activation: the dz of layer l − 1. */
+static void
+task_input_grad (NnTrainer *t, guint l, guint block)
+{
+  NnModel *m = t->model;
+  Slice *s = &t->step;
+  guint in = m->sizes[l], out = m->sizes[l + 1], n = t->n_rows;
+  guint i0 = block * TASK_COLS, cols = MIN (TASK_COLS, in - i0);
+  const float *dz = layer_dz (t, l);
   float *dx = layer_dz (t, l - 1) + i0;
-  nn_gemm (NN_NO_TRANS, NN_TRANS, (int) n, (int) cols, (int) out, 1.0f,
-           dz, (int) out, w + (gsize) i0 * out, (int) out, 0.0f, dx, (int) in);
+  nn_gemm (NN_NO_TRANS, NN_NO_TRANS, (int) n, (int) cols, (int) out, 1.0f,
+           dz, (int) out, layer_wt (t, l) + i0, (int) in, 0.0f, dx, (int) in);
   const float *y = s->act[l - 1] + i0;
   for (guint r = 0; r < n; r++)
     nn_activation_backward (m->activation, y + (gsize) r * in, dx + (gsize) r * in, cols);
 }
 
 static void
-task_gather (NnTrainer *t, guint task)
+task_gather (NnTrainer *t, guint block)
 {
   Slice *s = &t->step;
-  guint r0 = task * TASK_ROWS, n = MIN (TASK_ROWS, t->n_rows - r0);
+  guint r0 = block * TASK_ROWS, n = MIN (TASK_ROWS, t->n_rows - r0);
   guint in = t->model->sizes[0], c = nn_model_n_outputs (t->model);
   const NnDataset *ds = t->ds;
   const guint32 *rows = t->rows + r0;
@@ -387,70 +481,119 @@ task_gather (NnTrainer *t, guint task)
 }
 
 static void
-task_update (NnTrainer *t, guint task)
+task_run (NnTrainer *t, const Segment *seg, guint block)
 {
-  gsize start = (gsize) task * TASK_PARAMS;
-  gsize end = MIN (t->model->n_params, start + TASK_PARAMS);
-  const float *g = t->grad;
-  nn_optimizer_update_sum (t->opt, t->model->params, &g, 1, start, end);
-}
-
-static void
-task_run (NnTrainer *t, guint task)
-{
-  switch (t->stage)
+  switch (seg->kind)
     {
-    case STAGE_GATHER:
-      task_gather (t, task);
+    case TASK_GATHER:
+      task_gather (t, block);
       break;
-    case STAGE_FORWARD:
-      task_forward (t, t->layer, task);
+    case TASK_FORWARD:
+      task_forward (t, seg->layer, block);
       break;
-    case STAGE_HEAD:
-      task_head (t, task);
+    case TASK_HEAD:
+      task_head (t, block);
       break;
-    case STAGE_BACKWARD:
-      task_backward (t, t->layer, task);
+    case TASK_WEIGHT_GRAD:
+      task_weight_grad (t, seg->layer, block);
       break;
-    case STAGE_UPDATE:
-      task_update (t, task);
+    case TASK_WEIGHT_GRAD_UPDATE:
+      task_weight_grad (t, seg->layer, block);
+      task_update (t, seg->layer, block);
       break;
-    case STAGE_EVAL:
+    case TASK_INPUT_GRAD:
+      task_input_grad (t, seg->layer, block);
+      break;
+    case TASK_UPDATE:
+      task_update (t, seg->layer, block);
       break;
     }
 }
 
-/* Every thread takes tasks until none is left. */
+/* Takes the next unstarted task whose home is thread @home; FALSE when
+ * none is left. */
+static gboolean
+stage_take (NnTrainer *t, guint home, const Segment **seg, guint *block)
+{
+  guint k = (guint) g_atomic_int_add (&t->next[home].taken, 1);
+  for (guint i = 0; i < t->n_segs; i++)
+    {
+      guint first, end;
+      part_range (t->segs[i].n_blocks, home, t->n_threads, &first, &end);
+      if (k < end - first)
+        {
+          *seg = &t->segs[i];
+          *block = first + k;
+          return TRUE;
+        }
+      k -= end - first;
+    }
+  return FALSE;
+}
+
+/* A thread runs the tasks whose home it is, then helps the others. */
 static void
 job_run (guint part, guint n_parts, gpointer data)
 {
   NnTrainer *t = data;
-  if (t->stage == STAGE_EVAL)
+  if (t->evaluating)
     {
       job_eval_part (t, part);
       return;
     }
-  (void) n_parts;
-  for (;;)
+  for (guint i = 0; i < n_parts; i++)
     {
-      gint task = g_atomic_int_add (&t->next_task, 1);
-      if (task >= (gint) t->n_tasks)
-        return;
-      task_run (t, (guint) task);
+      guint home = (part + i) % n_parts;
+      const Segment *seg;
+      guint block;
+      while (stage_take (t, home, &seg, &block))
+        task_run (t, seg, block);
     }
 }
 
+/* Runs one stage: the tasks of up to three segments, in parallel. */
 static void
-trainer_stage (NnTrainer *t, Stage stage, guint layer, guint n_tasks)
+trainer_stage (NnTrainer *t, const Segment *segs, guint n_segs)
 {
-  t->stage = stage;
-  t->layer = layer;
-  t->n_tasks = n_tasks;
-  g_atomic_int_set (&t->next_task, 0);
-  if (n_tasks == 1)
-    task_run (t, 0);     /* not worth waking the pool */
+  guint total = 0;
+  for (guint i = 0; i < n_segs; i++)
+    {
+      t->segs[i] = segs[i];
+      total += segs[i].n_blocks;
+    }
+  t->n_segs = n_segs;
+  for (guint p = 0; p < t->n_threads; p++)
+    g_atomic_int_set (&t->next[p].taken, 0);
+  if (total == 1)
+    task_run (t, &segs[0], 0);     /* not worth waking the pool */
   else
     nn_thread_pool_run (t->pool, job_run, t);
+}
+
+static void
+trainer_stage1 (NnTrainer *t, TaskKind kind, guint layer, guint n)
+{
+  Segment seg = { kind, layer, n };
+  trainer_stage (t, &seg, 1);
+}
+
+/* The backward stage of layer l: its weight gradient, its input gradient
+ * (the next stage's dz) and the update of layer l + 1, whose weights no
+ * task reads any more. Layer 0 has no input gradient, so its update follows
+ * its gradient in the same task. */
+static void
+trainer_backward_stage (NnTrainer *t, guint l)
+{
+  NnModel *m = t->model;
+  Segment segs[3];
+  guint n = 0;
+  segs[n++] = (Segment) { l == 0 ? TASK_WEIGHT_GRAD_UPDATE : TASK_WEIGHT_GRAD, l,
+                          n_blocks (m->sizes[l + 1], TASK_COLS) };
+  if (l > 0)
+    segs[n++] = (Segment) { TASK_INPUT_GRAD, l, n_blocks (m->sizes[l], TASK_COLS) };
+  if (l + 1 < m->n_layers)
+    segs[n++] = (Segment) { TASK_UPDATE, l + 1, n_blocks (m->sizes[l + 2], TASK_COLS) };
+  trainer_stage (t, segs, n);
 }
 
 /* One optimisation step on rows[0..n); returns the summed loss. */
@@ -465,16 +608,13 @@ trainer_step (NnTrainer *t, const NnDataset *ds, const guint32 *rows, guint n)
   t->loss_scale = m->task == NN_TASK_CLASSIFICATION
                   ? 1.0f / (float) n : 2.0f / ((float) n * (float) c);
   guint row_tasks = n_blocks (n, TASK_ROWS);
-  trainer_stage (t, STAGE_GATHER, 0, row_tasks);
+  trainer_stage1 (t, TASK_GATHER, 0, row_tasks);
   for (guint l = 0; l < last; l++)
-    trainer_stage (t, STAGE_FORWARD, l, n_blocks (m->sizes[l + 1], TASK_COLS));
-  trainer_stage (t, STAGE_HEAD, last, row_tasks);
-  for (guint l = m->n_layers; l-- > 0;)
-    trainer_stage (t, STAGE_BACKWARD, l,
-                   n_blocks (m->sizes[l + 1], TASK_COLS)
-                   + (l > 0 ? n_blocks (m->sizes[l], TASK_COLS) : 0));
+    trainer_stage1 (t, TASK_FORWARD, l, n_blocks (m->sizes[l + 1], TASK_COLS));
+  trainer_stage1 (t, TASK_HEAD, last, row_tasks);
   nn_optimizer_begin_step (t->opt);
-  trainer_stage (t, STAGE_UPDATE, 0, (guint) ((m->n_params + TASK_PARAMS - 1) / TASK_PARAMS));
+  for (guint l = m->n_layers; l-- > 0;)
+    trainer_backward_stage (t, l);
   double loss = 0;
   for (guint i = 0; i < row_tasks; i++)
     loss += t->row_loss[i];
@@ -493,11 +633,12 @@ trainer_eval (NnTrainer *t, const NnDataset *ds, const guint32 *rows, guint n)
   EvalResult res = { NAN, NAN, NAN };
   if (n == 0)
     return res;
-  t->stage = STAGE_EVAL;
+  t->evaluating = TRUE;
   t->ds = ds;
   t->rows = rows;
   t->n_rows = n;
   nn_thread_pool_run (t->pool, job_run, t);
+  t->evaluating = FALSE;
   double loss = 0, sse = 0;
   guint64 correct = 0;
   for (guint i = 0; i < t->n_threads; i++)
@@ -625,7 +766,10 @@ nn_trainer_fit (NnTrainer *t, const NnDataset *ds,
   NnRng rng;
   nn_rng_seed (&rng, t->config.seed);
   guint bs = t->config.batch_size;
+  guint64 total_steps = (guint64) (n_train + bs - 1) / bs * t->config.epochs;
+  guint64 step = 0;
   gint64 t0 = g_get_monotonic_time ();
+  params_sync (t, TRUE);
 
   for (guint epoch = 1; epoch <= t->config.epochs; epoch++)
     {
@@ -633,8 +777,13 @@ nn_trainer_fit (NnTrainer *t, const NnDataset *ds,
       nn_rng_shuffle (&rng, order, n_train);
       double loss = 0;
       for (guint at = 0; at < n_train; at += bs)
-        loss += trainer_step (t, ds, order + at, MIN (bs, n_train - at));
+        {
+          t->opt->lr = nn_lr_at (t->config.lr_schedule, t->config.learning_rate,
+                                 step++, total_steps);
+          loss += trainer_step (t, ds, order + at, MIN (bs, n_train - at));
+        }
       gint64 e1 = g_get_monotonic_time ();
+      params_sync (t, FALSE);
 
       EvalResult val = trainer_eval (t, ds, val_rows, n_val);
       NnEpochReport report = {
@@ -668,6 +817,7 @@ nn_trainer_run_batches (NnTrainer *t, const NnDataset *ds,
   double loss = 0;
   guint64 seen = 0;
   guint cursor = 0;
+  params_sync (t, TRUE);
   for (guint b = 0; b < n_batches; b++)
     {
       for (guint i = 0; i < bs; i++)
@@ -678,7 +828,17 @@ nn_trainer_run_batches (NnTrainer *t, const NnDataset *ds,
       loss += trainer_step (t, ds, t->batch, bs);
       seen += bs;
     }
+  params_sync (t, FALSE);
   return loss / seen;
+}
+
+float
+nn_lr_at (NnLrSchedule schedule, float base, guint64 step, guint64 total_steps)
+{
+  if (schedule == NN_LR_CONSTANT || total_steps == 0)
+    return base;
+  double progress = (double) MIN (step, total_steps) / (double) total_steps;
+  return (float) (base * 0.5 * (1.0 + cos (G_PI * progress)));
 }
 
 double

@@ -18,9 +18,15 @@ typedef enum {
   NN_OPT_SGD,                 /* with momentum */
 } NnOptimizerKind;
 
+typedef enum {
+  NN_LR_CONSTANT = 0,
+  NN_LR_COSINE,               /* from learning_rate down to 0 over the run */
+} NnLrSchedule;
+
 typedef struct {
   NnOptimizerKind optimizer;
   float learning_rate;        /* default 1e-3 (Adam), 1e-2 (SGD) */
+  NnLrSchedule lr_schedule;   /* nn_trainer_fit only; default cosine */
   float momentum;             /* SGD; default 0.9 */
   float beta1, beta2, epsilon;/* Adam; defaults 0.9, 0.999, 1e-8 */
   float weight_decay;         /* L2; default 0 */
@@ -69,6 +75,11 @@ gboolean nn_trainer_fit (NnTrainer *trainer, const NnDataset *ds,
 double nn_trainer_run_batches (NnTrainer *trainer, const NnDataset *ds,
                                const guint32 *rows, guint n_rows,
                                guint n_batches);
+
+/* The learning rate of step @step (0-based) of @total_steps: @base when
+ * constant; base·½(1 + cos(π·step/total)) for cosine (base at the first
+ * step, 0 at the end). */
+float nn_lr_at (NnLrSchedule schedule, float base, guint64 step, guint64 total_steps);
 
 /* Mean loss on @rows (batched forward, no training). */
 double nn_trainer_evaluate_loss (NnTrainer *trainer, const NnDataset *ds,

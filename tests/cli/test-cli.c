@@ -236,6 +236,7 @@ START_TEST (test_bad_options)
     { "--batch", "0", "--batch" },
     { "--lr", "-0.1", "--lr" },
     { "--lr", "fast", "--lr" },
+    { "--lr-schedule", "step", "--lr-schedule" },
     { "--threads", "-2", "--threads" },
     { "--task", "clustering", "--task" },
     { "--activation", "gelu", "--activation" },
@@ -258,6 +259,8 @@ START_TEST (test_bad_options)
   expect_failure (&r, 2, "stray", NULL);
   r = run_minka ("predict-local", "--data", data, NULL);
   expect_failure (&r, 2, "--model", NULL);
+  r = run_minka ("predict-local", "--model", out, "--data", data, "--precision", "int4", NULL);
+  expect_failure (&r, 2, "--precision", "int4", NULL);
   ck_assert (!g_file_test (out, G_FILE_TEST_EXISTS));
   g_free (data);
   g_free (out);
@@ -415,6 +418,31 @@ START_TEST (test_round_trip_classification)
   ck_assert (g_file_test (pred, G_FILE_TEST_EXISTS));
   run_clear (&r);
 
+  /* int8 inference: the same columns, and the same class on (nearly) every
+   * row as fp32. */
+  Run f = run_minka ("predict-local", "--model", model, "--data", data, "--precision", "fp32", NULL);
+  expect_success (&f);
+  r = run_minka ("predict-local", "--model", model, "--data", data, "--precision", "int8", NULL);
+  expect_success (&r);
+  ck_assert (metric_value (r.err, "accuracy") >= 0.9);
+  char **flines = g_strsplit (f.out, "\n", -1), **qlines = g_strsplit (r.out, "\n", -1);
+  ck_assert_uint_eq (g_strv_length (qlines), 302);
+  ck_assert_str_eq (qlines[0], flines[0]);
+  guint differ = 0;
+  for (guint i = 1; i < 301; i++)
+    {
+      char **fc = g_strsplit (flines[i], ",", -1), **qc = g_strsplit (qlines[i], ",", -1);
+      ck_assert_uint_eq (g_strv_length (qc), 7);
+      differ += strcmp (fc[3], qc[3]) != 0;
+      g_strfreev (fc);
+      g_strfreev (qc);
+    }
+  ck_assert_msg (differ <= 3, "%u of 300 int8 predictions differ from fp32", differ);
+  g_strfreev (flines);
+  g_strfreev (qlines);
+  run_clear (&f);
+  run_clear (&r);
+
   /* Without the label column: predictions only, no metrics. */
   char *unlabelled = write_tmp ("unlabelled.csv", "x2,x1\n-4,6\n0,0\n", -1);
   r = run_minka ("predict-local", "--model", model, "--data", unlabelled, NULL);
@@ -436,6 +464,7 @@ START_TEST (test_round_trip_regression)
   char *model = tmp_path ("lin.minka");
   Run r = run_minka ("train-local", "--data", data, "--label", "y", "--task", "regression",
                      "--layers", "16", "--activation", "tanh", "--epochs", "60", "--lr", "0.01",
+                     "--lr-schedule", "constant",
                      "--batch", "32", "--seed", "4", "--out", model, NULL);
   expect_success (&r);
   double r2 = metric_value (r.out, "val_r2");

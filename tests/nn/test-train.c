@@ -232,7 +232,8 @@ END_TEST
 
 /* Train the iris-like model and return its parameters. */
 static float *
-train_params (guint threads, guint64 seed, NnOptimizerKind opt, gsize *n_params)
+train_params (guint threads, guint64 seed, NnOptimizerKind opt, NnLrSchedule schedule,
+              gsize *n_params)
 {
   g_autoptr (NnDataset) ds = make_iris_like (67, 2);   /* 201 rows */
   guint32 *rows = g_new (guint32, ds->n_rows);
@@ -246,6 +247,7 @@ train_params (guint threads, guint64 seed, NnOptimizerKind opt, gsize *n_params)
   c.threads = threads;
   c.seed = seed;
   c.weight_decay = 1e-3f;
+  c.lr_schedule = schedule;
   Progress p = { 0 };
   guint hidden[2] = { 33, 17 };
   g_autoptr (NnModel) m = train_model (ds, NN_TASK_CLASSIFICATION, hidden, 2,
@@ -263,9 +265,9 @@ START_TEST (test_deterministic)
     for (int opt = 0; opt < 2; opt++)
       {
         gsize na, nb, nc;
-        g_autofree float *a = train_params (threads[i], 42, opt, &na);
-        g_autofree float *b = train_params (threads[i], 42, opt, &nb);
-        g_autofree float *c = train_params (threads[i], 43, opt, &nc);
+        g_autofree float *a = train_params (threads[i], 42, opt, NN_LR_COSINE, &na);
+        g_autofree float *b = train_params (threads[i], 42, opt, NN_LR_COSINE, &nb);
+        g_autofree float *c = train_params (threads[i], 43, opt, NN_LR_COSINE, &nc);
         ck_assert_uint_eq (na, nb);
         ck_assert_msg (memcmp (a, b, na * sizeof (float)) == 0,
                        "threads %u optimizer %d: runs differ", threads[i], opt);
@@ -282,14 +284,41 @@ START_TEST (test_same_for_any_thread_count)
   for (int opt = 0; opt < 2; opt++)
     {
       gsize n1, n2, n3;
-      g_autofree float *a = train_params (1, 7, opt, &n1);
-      g_autofree float *b = train_params (2, 7, opt, &n2);
-      g_autofree float *c = train_params (3, 7, opt, &n3);
+      g_autofree float *a = train_params (1, 7, opt, NN_LR_COSINE, &n1);
+      g_autofree float *b = train_params (2, 7, opt, NN_LR_COSINE, &n2);
+      g_autofree float *c = train_params (3, 7, opt, NN_LR_COSINE, &n3);
       ck_assert_uint_eq (n1, n2);
       ck_assert_uint_eq (n1, n3);
       ck_assert_msg (memcmp (a, b, n1 * sizeof (float)) == 0, "optimizer %d: 1 vs 2 threads", opt);
       ck_assert_msg (memcmp (a, c, n1 * sizeof (float)) == 0, "optimizer %d: 1 vs 3 threads", opt);
     }
+}
+END_TEST
+
+/* Cosine decay starts at the base rate, halves at mid-run, ends at 0 and
+ * never rises; constant is constant. */
+START_TEST (test_lr_schedule)
+{
+  ck_assert_float_eq (nn_lr_at (NN_LR_CONSTANT, 0.01f, 0, 100), 0.01f);
+  ck_assert_float_eq (nn_lr_at (NN_LR_CONSTANT, 0.01f, 99, 100), 0.01f);
+  ck_assert_float_eq (nn_lr_at (NN_LR_COSINE, 0.01f, 0, 100), 0.01f);
+  ck_assert_float_eq_tol (nn_lr_at (NN_LR_COSINE, 0.01f, 50, 100), 0.005f, 1e-7f);
+  ck_assert_float_eq_tol (nn_lr_at (NN_LR_COSINE, 0.01f, 100, 100), 0.0f, 1e-9f);
+  ck_assert_float_eq_tol (nn_lr_at (NN_LR_COSINE, 0.01f, 500, 100), 0.0f, 1e-9f);
+  ck_assert_float_eq (nn_lr_at (NN_LR_COSINE, 0.01f, 3, 0), 0.01f);
+  float prev = 1.0f;
+  for (guint64 s = 0; s <= 1000; s++)
+    {
+      float lr = nn_lr_at (NN_LR_COSINE, 1.0f, s, 1000);
+      ck_assert (lr <= prev && lr >= 0.0f);
+      prev = lr;
+    }
+  /* and the trainer follows it */
+  gsize na, nb;
+  g_autofree float *a = train_params (1, 42, NN_OPT_ADAM, NN_LR_COSINE, &na);
+  g_autofree float *b = train_params (1, 42, NN_OPT_ADAM, NN_LR_CONSTANT, &nb);
+  ck_assert_uint_eq (na, nb);
+  ck_assert (memcmp (a, b, na * sizeof (float)) != 0);
 }
 END_TEST
 
@@ -389,6 +418,7 @@ train_suite (void)
   tcase_add_test (tc, test_learns_pixels);
   tcase_add_test (tc, test_deterministic);
   tcase_add_test (tc, test_same_for_any_thread_count);
+  tcase_add_test (tc, test_lr_schedule);
   tcase_add_test (tc, test_run_batches);
   tcase_add_test (tc, test_cancel_and_bad_input);
   suite_add_tcase (s, tc);
