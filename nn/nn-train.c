@@ -24,6 +24,7 @@
  * Evaluation splits rows over the threads. Nothing is allocated per batch. */
 #include "config.h"
 #include "nn-train.h"
+#include "nn-metrics.h"
 #include "nn-gemm.h"
 #include "nn-layers.h"
 #include "nn-optim.h"
@@ -230,16 +231,6 @@ slice_forward (NnTrainer *t, Slice *s, guint n)
     nn_softmax_rows (s->act[m->n_layers - 1], n, nn_model_n_outputs (m));
 }
 
-static guint
-argmax (const float *v, guint n)
-{
-  guint best = 0;
-  for (guint j = 1; j < n; j++)
-    if (v[j] > v[best])
-      best = j;
-  return best;
-}
-
 /* Load rows[0..n) into the slice's input, labels and targets. */
 static void
 slice_load (NnTrainer *t, Slice *s, const guint32 *rows, guint n)
@@ -267,7 +258,7 @@ slice_loss (NnTrainer *t, Slice *s, guint n)
   if (m->task == NN_TASK_CLASSIFICATION)
     {
       for (guint r = 0; r < n; r++)
-        if (argmax (out + (gsize) r * c, c) == s->labels[r])
+        if (nn_argmax (out + (gsize) r * c, c) == s->labels[r])
           s->correct++;
       return nn_xent_loss (out, s->labels, n, c);
     }

@@ -19,6 +19,7 @@
 #include "nn-layers.h"
 #include "nn-quant.h"
 #include "nn-train.h"
+#include "nn-metrics.h"
 
 #define BATCH 1024
 
@@ -170,16 +171,6 @@ bench_speed (const NnDataset *test, const char *filter)
   nn_quant_force_kernel (NN_QUANT_KERNEL_AUTO);
 }
 
-static guint
-argmax (const float *p, guint c)
-{
-  guint best = 0;
-  for (guint j = 1; j < c; j++)
-    if (p[j] > p[best])
-      best = j;
-  return best;
-}
-
 static void
 bench_accuracy (const NnDataset *train, const NnDataset *test, guint epochs)
 {
@@ -212,7 +203,7 @@ bench_accuracy (const NnDataset *train, const NnDataset *test, guint epochs)
   double max_diff = 0;
   for (guint i = 0; i < n; i++)
     {
-      guint af = argmax (pf + i * 10, 10), aq = argmax (pq + i * 10, 10);
+      guint af = nn_argmax (pf + i * 10, 10), aq = nn_argmax (pq + i * 10, 10);
       ok_f += af == test->labels[i];
       ok_q += aq == test->labels[i];
       agree += af == aq;

@@ -14,6 +14,7 @@
 #include "nn-layers.h"
 #include "nn-quant.h"
 #include "nn-train.h"
+#include "nn-metrics.h"
 
 static NnModel *
 random_model (NnTask task, const guint *sizes, guint n_layers, NnActivation act,
@@ -291,16 +292,6 @@ make_blobs (guint n, guint64 seed)
   return ds;
 }
 
-static guint
-argmax (const float *p, guint c)
-{
-  guint best = 0;
-  for (guint j = 1; j < c; j++)
-    if (p[j] > p[best])
-      best = j;
-  return best;
-}
-
 START_TEST (test_trained_argmax)
 {
   g_autoptr (NnDataset) ds = make_blobs (3000, 4);
@@ -334,7 +325,7 @@ START_TEST (test_trained_argmax)
   guint agree = 0, ok_f = 0, ok_q = 0;
   for (guint i = 0; i < nv; i++)
     {
-      guint af = argmax (f + i * 5, 5), aq = argmax (i8 + i * 5, 5);
+      guint af = nn_argmax (f + i * 5, 5), aq = nn_argmax (i8 + i * 5, 5);
       agree += af == aq;
       ok_f += af == ds->labels[val[i]];
       ok_q += aq == ds->labels[val[i]];
