@@ -70,26 +70,15 @@ nn_optimizer_begin_step (NnOptimizer *opt)
 
 /* ---- Adam -------------------------------------------------------------- */
 
-/* The gradient of element i is Σ_t g[t][off + i], summed in order t = 0, 1, …
- * (the trainer's per-thread gradients; fixed order → reproducible). */
-static inline float
-grad_sum (const float *const *g, guint ng, gsize i)
-{
-  float s = g[0][i];
-  for (guint t = 1; t < ng; t++)
-    s += g[t][i];
-  return s;
-}
-
 static void
-adam_c (const NnOptimizer *o, float *restrict p, const float *const *g,
-        guint ng, gsize off, float *restrict m, float *restrict v, gsize n)
+adam_c (const NnOptimizer *o, float *restrict p, const float *restrict g,
+        float *restrict m, float *restrict v, gsize n)
 {
   float b1 = o->beta1, b2 = o->beta2, wd = o->weight_decay;
   float a = o->step_a, c = o->step_c, eps = o->epsilon;
   for (gsize i = 0; i < n; i++)
     {
-      float gi = grad_sum (g, ng, off + i) + wd * p[i];
+      float gi = g[i] + wd * p[i];
       float mi = b1 * m[i] + (1.0f - b1) * gi;
       float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
       m[i] = mi;
@@ -100,8 +89,8 @@ adam_c (const NnOptimizer *o, float *restrict p, const float *const *g,
 
 #ifdef NN_X86
 __attribute__ ((target ("avx2,fma"))) static void
-adam_avx2 (const NnOptimizer *o, float *restrict p, const float *const *g,
-           guint ng, gsize off, float *restrict m, float *restrict v, gsize n)
+adam_avx2 (const NnOptimizer *o, float *restrict p, const float *restrict g,
+           float *restrict m, float *restrict v, gsize n)
 {
   __m256 b1 = _mm256_set1_ps (o->beta1), nb1 = _mm256_set1_ps (1.0f - o->beta1);
   __m256 b2 = _mm256_set1_ps (o->beta2), nb2 = _mm256_set1_ps (1.0f - o->beta2);
@@ -111,10 +100,7 @@ adam_avx2 (const NnOptimizer *o, float *restrict p, const float *const *g,
   for (; i + 8 <= n; i += 8)
     {
       __m256 pi = _mm256_loadu_ps (p + i);
-      __m256 gs = _mm256_loadu_ps (g[0] + off + i);
-      for (guint t = 1; t < ng; t++)
-        gs = _mm256_add_ps (gs, _mm256_loadu_ps (g[t] + off + i));
-      __m256 gi = _mm256_add_ps (gs, _mm256_mul_ps (wd, pi));
+      __m256 gi = _mm256_add_ps (_mm256_loadu_ps (g + i), _mm256_mul_ps (wd, pi));
       __m256 mi = _mm256_add_ps (_mm256_mul_ps (b1, _mm256_loadu_ps (m + i)),
                                  _mm256_mul_ps (nb1, gi));
       __m256 vi = _mm256_add_ps (_mm256_mul_ps (b2, _mm256_loadu_ps (v + i)),
@@ -125,12 +111,12 @@ adam_avx2 (const NnOptimizer *o, float *restrict p, const float *const *g,
       pi = _mm256_sub_ps (pi, _mm256_div_ps (_mm256_mul_ps (a, mi), den));
       _mm256_storeu_ps (p + i, pi);
     }
-  adam_c (o, p + i, g, ng, off + i, m + i, v + i, n - i);
+  adam_c (o, p + i, g + i, m + i, v + i, n - i);
 }
 
 __attribute__ ((target ("avx512f"))) static void
-adam_avx512 (const NnOptimizer *o, float *restrict p, const float *const *g,
-           guint ng, gsize off, float *restrict m, float *restrict v, gsize n)
+adam_avx512 (const NnOptimizer *o, float *restrict p, const float *restrict g,
+           float *restrict m, float *restrict v, gsize n)
 {
   __m512 b1 = _mm512_set1_ps (o->beta1), nb1 = _mm512_set1_ps (1.0f - o->beta1);
   __m512 b2 = _mm512_set1_ps (o->beta2), nb2 = _mm512_set1_ps (1.0f - o->beta2);
@@ -140,10 +126,7 @@ adam_avx512 (const NnOptimizer *o, float *restrict p, const float *const *g,
   for (; i + 16 <= n; i += 16)
     {
       __m512 pi = _mm512_loadu_ps (p + i);
-      __m512 gs = _mm512_loadu_ps (g[0] + off + i);
-      for (guint t = 1; t < ng; t++)
-        gs = _mm512_add_ps (gs, _mm512_loadu_ps (g[t] + off + i));
-      __m512 gi = _mm512_add_ps (gs, _mm512_mul_ps (wd, pi));
+      __m512 gi = _mm512_add_ps (_mm512_loadu_ps (g + i), _mm512_mul_ps (wd, pi));
       __m512 mi = _mm512_add_ps (_mm512_mul_ps (b1, _mm512_loadu_ps (m + i)),
                                  _mm512_mul_ps (nb1, gi));
       __m512 vi = _mm512_add_ps (_mm512_mul_ps (b2, _mm512_loadu_ps (v + i)),
@@ -154,30 +137,24 @@ adam_avx512 (const NnOptimizer *o, float *restrict p, const float *const *g,
       pi = _mm512_sub_ps (pi, _mm512_div_ps (_mm512_mul_ps (a, mi), den));
       _mm512_storeu_ps (p + i, pi);
     }
-  adam_c (o, p + i, g, ng, off + i, m + i, v + i, n - i);
+  adam_c (o, p + i, g + i, m + i, v + i, n - i);
 }
 #endif
 
 /* ---- SGD with momentum ------------------------------------------------- */
 
 static void
-sgd_c (const NnOptimizer *o, float *restrict p, const float *const *g,
-       guint ng, gsize off, float *restrict vel, gsize n)
+sgd_c (const NnOptimizer *o, float *restrict p, const float *restrict g,
+       float *restrict vel, gsize n)
 {
   float mu = o->momentum, lr = o->lr, wd = o->weight_decay;
   gsize i = 0;
   /* blocks of 16 with fixed-count loops: vectorised by -O2 */
   for (; i + 16 <= n; i += 16)
     {
-      float gb[16];
-      for (int k = 0; k < 16; k++)
-        gb[k] = g[0][off + i + k];
-      for (guint t = 1; t < ng; t++)
-        for (int k = 0; k < 16; k++)
-          gb[k] += g[t][off + i + k];
       for (int k = 0; k < 16; k++)
         {
-          float gi = gb[k] + wd * p[i + k];
+          float gi = g[i + k] + wd * p[i + k];
           float vi = mu * vel[i + k] + gi;
           vel[i + k] = vi;
           p[i + k] -= lr * vi;
@@ -185,7 +162,7 @@ sgd_c (const NnOptimizer *o, float *restrict p, const float *const *g,
     }
   for (; i < n; i++)
     {
-      float gi = grad_sum (g, ng, off + i) + wd * p[i];
+      float gi = g[i] + wd * p[i];
       float vi = mu * vel[i] + gi;
       vel[i] = vi;
       p[i] -= lr * vi;
@@ -193,37 +170,30 @@ sgd_c (const NnOptimizer *o, float *restrict p, const float *const *g,
 }
 
 void
-nn_optimizer_update_sum (NnOptimizer *opt, float *params,
-                         const float *const *grads, guint n_grads,
-                         gsize start, gsize end)
+nn_optimizer_update (NnOptimizer *opt, float *params, const float *grad,
+                     gsize start, gsize end)
 {
-  g_return_if_fail (start <= end && end <= opt->n_params && n_grads >= 1);
+  g_return_if_fail (start <= end && end <= opt->n_params);
   gsize n = end - start;
   float *p = params + start;
+  const float *g = grad + start;
   if (opt->kind == NN_OPT_SGD)
     {
-      sgd_c (opt, p, grads, n_grads, start, opt->m + start, n);
+      sgd_c (opt, p, g, opt->m + start, n);
       return;
     }
 #ifdef NN_X86
   switch (nn_simd_level ())
     {
     case 2:
-      adam_avx512 (opt, p, grads, n_grads, start, opt->m + start, opt->v + start, n);
+      adam_avx512 (opt, p, g, opt->m + start, opt->v + start, n);
       return;
     case 1:
-      adam_avx2 (opt, p, grads, n_grads, start, opt->m + start, opt->v + start, n);
+      adam_avx2 (opt, p, g, opt->m + start, opt->v + start, n);
       return;
     default:
       break;
     }
 #endif
-  adam_c (opt, p, grads, n_grads, start, opt->m + start, opt->v + start, n);
-}
-
-void
-nn_optimizer_update (NnOptimizer *opt, float *params, const float *grad,
-                     gsize start, gsize end)
-{
-  nn_optimizer_update_sum (opt, params, &grad, 1, start, end);
+  adam_c (opt, p, g, opt->m + start, opt->v + start, n);
 }

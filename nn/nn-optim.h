@@ -37,10 +37,4 @@ void nn_optimizer_begin_step (NnOptimizer *opt);
 void nn_optimizer_update (NnOptimizer *opt, float *params, const float *grad,
                           gsize start, gsize end);
 
-/* The same with the gradient Σ_t grads[t][i], summed in the order t = 0,
- * 1, … (the trainer's per-thread gradients), without writing the sum. */
-void nn_optimizer_update_sum (NnOptimizer *opt, float *params,
-                              const float *const *grads, guint n_grads,
-                              gsize start, gsize end);
-
 G_END_DECLS
