@@ -1,8 +1,10 @@
 /* nn-train.h — mini-batch training of an NnModel on a thread pool.
  *
  * Each mini-batch is split over the pool (GLib threads that block when
- * idle); per-thread gradients are reduced in a fixed order, so the same
- * seed and thread count give bit-identical weights. The same trainer runs
+ * idle) in fixed tasks that need no gradient reduction, so the same seed
+ * gives bit-identical weights for any thread count. The trainer works on
+ * its own copy of the parameters and writes them back to the model after
+ * every epoch and every nn_trainer_run_batches(). The same trainer runs
  * a whole local job (nn_trainer_fit) or a few batches of a shard for a
  * distributed round (nn_trainer_run_batches). */
 #pragma once
