@@ -8,12 +8,15 @@
  * Before the write runs (never at the same time: the machine has 2 cores),
  * when etcd and wrk are installed, a 3-member etcd cluster under the same
  * write loads (100-byte and 1–64 KiB values), and the ratios Minka/etcd
- * that issue 4's targets are stated in. Prints name=value. */
+ * that issue 4's targets are stated in; and the disk's own limits
+ * (disk-baseline.h) with the bytes each stored file cost it. Prints
+ * name=value. */
 #include "config.h"
 #include <stdio.h>
 #include <string.h>
 
 #include "cluster-harness.h"
+#include "disk-baseline.h"
 #include "etcd-baseline.h"
 
 #define WRK "/usr/bin/wrk"
@@ -23,6 +26,14 @@
 #define FILES_MIN "1024"
 #define FILES_MAX "65536"
 #define SMALL_SIZE "100"
+#define STRESS_FILES "1000"
+
+/* The mean size of a file of FILES_MIN–FILES_MAX bytes (uniform). */
+static double
+mean_file_size (void)
+{
+  return (g_ascii_strtod (FILES_MIN, NULL) + g_ascii_strtod (FILES_MAX, NULL)) / 2;
+}
 
 /* Runs `minka stress` (1,000 files of @min_size–@max_size bytes); prints its
  * lines with @prefix (only files/s, failed and lost when @brief). Returns
@@ -37,8 +48,8 @@ run_stress_sized (TestCluster *c, guint concurrency, const char *prefix, gboolea
     g_string_append_printf (connect, "%s127.0.0.1:%u", i ? "," : "",
                             ((TestWorker *) c->workers->pdata[i])->port);
   g_autofree char *conc = g_strdup_printf ("%u", concurrency);
-  const char *argv[] = { MINKA_CLI_BIN, "stress", "--connect", connect->str, "--files", "1000",
-                         "--min-size", min_size, "--max-size", max_size, "--concurrency", conc,
+  const char *argv[] = { MINKA_CLI_BIN, "stress", "--connect", connect->str,
+                         "--files", STRESS_FILES, "--min-size", min_size, "--max-size", max_size, "--concurrency", conc,
                          NULL };
   g_autoptr (GError) error = NULL;
   g_autoptr (GSubprocess) p = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
@@ -187,6 +198,33 @@ finish_wrk (GSubprocess *wrk)
   return rate ? g_ascii_strtod (rate + strlen ("Requests/sec:"), NULL) : 0;
 }
 
+/* A stress run of 1–64 KiB files at @concurrency, with what it cost the
+ * disk: the bytes written to it per file, how many times each replica's
+ * bytes that is, and the most files/s the disk's sequential rate allows at
+ * that cost. Returns files/s. */
+static double
+run_stress_measured (TestCluster *c, guint concurrency, const char *prefix,
+                     const DiskBaseline *disk)
+{
+  disk_baseline_flush (c->dir);
+  gint64 before = disk_baseline_device_written_bytes (c->dir);
+  double files_per_s = run_stress (c, concurrency, prefix);
+  /* The small files' second copies are written without an fsync (they are
+   * durable in the log): have them written back before counting. */
+  disk_baseline_flush (c->dir);
+  gint64 after = disk_baseline_device_written_bytes (c->dir);
+  if (before < 0 || after < before || disk->seq_write_mb_per_s <= 0)
+    return files_per_s;
+  double per_file = (double) (after - before) / g_ascii_strtod (STRESS_FILES, NULL);
+  double ceiling = disk->seq_write_mb_per_s * 1e6 / per_file;
+  printf ("%s_disk_written_kib_per_file=%.1f\n", prefix, per_file / 1024);
+  printf ("%s_disk_writes_per_replica_byte=%.2f\n", prefix,
+          per_file / (c->workers->len * mean_file_size ()));
+  printf ("%s_disk_ceiling_files_per_s=%.0f\n", prefix, ceiling);
+  printf ("%s_files_over_disk_ceiling=%.2f\n", prefix, files_per_s / ceiling);
+  return files_per_s;
+}
+
 static gint64
 worker_rss (TestCluster *c, guint i, const char *member)
 {
@@ -257,6 +295,21 @@ measure_monitor_load (TestCluster *c, guint writes_s, guint failover_s)
     printf ("flooded_vs_quiet_c16_writes=%.2f\n", flooded / q);
 }
 
+/* The most 1–64 KiB files/s any system can store on this disk if it
+ * writes each of the three replicas' bytes once, and issue 4's concurrency
+ * 16 target (2 × etcd's small writes, same run) against it. */
+static void
+print_disk_ceiling (TestCluster *c, const DiskBaseline *disk, const EtcdBaseline *etcd)
+{
+  if (disk->seq_write_mb_per_s <= 0)
+    return;
+  double one_copy = disk->seq_write_mb_per_s * 1e6 / (c->workers->len * mean_file_size ());
+  printf ("disk_ceiling_one_write_per_replica_files_per_s=%.0f\n", one_copy);
+  if (etcd->measured && etcd->small_c16.writes_per_s > 0)
+    printf ("target_c16_files_per_s=%.0f\ntarget_c16_over_disk_ceiling=%.2f\n",
+            2 * etcd->small_c16.writes_per_s, 2 * etcd->small_c16.writes_per_s / one_copy);
+}
+
 int
 main (void)
 {
@@ -291,10 +344,13 @@ main (void)
   etcd_baseline_measure (&etcd, ETCD_SECONDS_PER_RUN);
 
   c = test_cluster_new (3, FALSE);
+  DiskBaseline disk;
+  disk_baseline_measure (&disk, c->dir);
+  print_disk_ceiling (c, &disk, &etcd);
   test_cluster_wait_leader (c, 5000);
-  double c1_writes = run_stress (c, 1, "c1");
+  double c1_writes = run_stress_measured (c, 1, "c1", &disk);
   gint64 start = g_get_monotonic_time ();
-  double quiet_writes = run_stress (c, 16, "c16");
+  double quiet_writes = run_stress_measured (c, 16, "c16", &disk);
   guint writes_s = seconds_since (start);
   /* The same loads with 100-byte files: the size of etcd's small values
    * that issue 4's targets were measured with. */
