@@ -113,6 +113,8 @@ raft_segment_scan (const guint8 *data, gsize len, guint64 first_index,
             {
               scan->damaged = TRUE;
               scan->why = why;
+              scan->end_marker = len - pos >= RAFT_SEGMENT_HEADER_SIZE
+                                 && bytes_all_zero (data + pos, RAFT_SEGMENT_HEADER_SIZE);
             }
           break;
         }

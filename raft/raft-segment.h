@@ -38,6 +38,9 @@ typedef struct {
                                 space of an open segment): a clean end */
   gboolean damaged;          /* bytes after valid_end are not a valid record
                                 and not all zero */
+  gboolean end_marker;       /* damaged, but with a zero record header at
+                                valid_end: how a recycled segment ends (the
+                                old segment's bytes follow the marker) */
   const char *why;           /* what was wrong at valid_end (static string) */
 } RaftSegmentScan;
 

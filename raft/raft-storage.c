@@ -1,7 +1,7 @@
 /* raft-storage.c — segmented log files, hard state and snapshots of one
  * Raft node in one directory: appends with group commit (over zeros
- * preallocated in the open segment), suffix truncation, prefix compaction,
- * and recovery at open. */
+ * preallocated in the open segment, or over a compacted segment's old
+ * bytes), suffix truncation, prefix compaction, and recovery at open. */
 #include "config.h"
 #include "raft-storage.h"
 #include "raft-segment.h"
@@ -20,6 +20,9 @@
 /* raft_storage_prepare fills at most this much per call (then fsyncs), so
  * an append arriving meanwhile waits for little. */
 #define PREPARE_CHUNK (256u * 1024)
+/* A compacted segment kept to become the next open one (".tmp": recovery
+ * deletes it, like any other leftover). */
+#define SPARE_NAME "spare-segment.tmp"
 /* Translatable messages print indexes with %llu (xgettext cannot see
  * through G_GUINT64_FORMAT). */
 #define U64(x) ((unsigned long long) (x))
@@ -30,7 +33,10 @@ typedef struct {
   guint64 last;              /* first - 1 while empty */
   gboolean open;
   gint64 size;               /* end of the last record: where the next one goes */
-  gint64 alloc;              /* file length (>= size; bytes past size are zeros) */
+  gint64 alloc;              /* file length (>= size; bytes past size are zeros,
+                                or an old segment's bytes if recycled) */
+  gboolean recycled;         /* made from a compacted segment: every append
+                                ends with an end marker (a zero record header) */
   GArray *offsets;           /* gint64 per entry */
   GArray *terms;             /* guint64 per entry */
 } Segment;
@@ -46,6 +52,7 @@ struct _RaftStorage
   RaftSnapshotMeta snapshot;
   guint64 last_index;
   guint64 log_bytes;         /* sum of segment file lengths (zero tails included) */
+  gint64 spare_len;          /* length of SPARE_NAME; 0: there is none */
   guint8 *zeros;             /* ZERO_CHUNK zero bytes, allocated on first use */
   gint64 prealloc_hold;      /* after a full disk: no zero fill before the open
                                 segment's write position passes this */
@@ -360,7 +367,7 @@ recovery_segment (Recovery *r, guint i, GError **error)
 
   if (f->open && (scan.n_records == 0 || scan_last <= s->snapshot.index))
     {
-      if (scan.damaged)
+      if (scan.damaged && !scan.end_marker)
         recovery_report (r, _("removed"), g_strdup_printf (
           _("open segment %s holds no usable entry (%s at offset %llu)"),
           path, scan.why, U64 (scan.valid_end)));
@@ -387,9 +394,12 @@ recovery_segment (Recovery *r, guint i, GError **error)
     }
   if (f->open && scan.damaged && is_last)
     {
-      recovery_report (r, _("truncated there"), g_strdup_printf (
-        _("open segment %s: torn tail at offset %llu (%s) after index %llu"),
-        path, U64 (scan.valid_end), scan.why, U64 (scan_last)));
+      /* After an end marker come the old bytes of a recycled segment: cut
+       * them too, without a report (it is how such a segment ends). */
+      if (!scan.end_marker)
+        recovery_report (r, _("truncated there"), g_strdup_printf (
+          _("open segment %s: torn tail at offset %llu (%s) after index %llu"),
+          path, U64 (scan.valid_end), scan.why, U64 (scan_last)));
       recovery_plan (r, ACT_TRUNCATE, f->name, (gint64) scan.valid_end, NULL);
     }
   else if (scan.damaged || (!f->open && scan_last != f->last))
@@ -682,6 +692,31 @@ raft_storage_close (RaftStorage *s)
 
 /* ---- appending ---- */
 
+static const guint8 end_marker[RAFT_SEGMENT_HEADER_SIZE];   /* all zero */
+
+/* Makes the spare the open segment at @path: its first bytes become an end
+ * marker, so the old records after it are never taken for entries (the
+ * marker reaches the disk with the first append's fsync; a crash before
+ * that leaves old records whose indexes cannot follow, and recovery
+ * deletes the segment). Returns the file, or NULL (no spare, or it could
+ * not be used; then it is gone). */
+static MinkaFile *
+storage_take_spare (RaftStorage *s, const char *path)
+{
+  if (s->spare_len == 0)
+    return NULL;
+  s->spare_len = 0;
+  g_autofree char *spare = storage_path (s, SPARE_NAME);
+  MinkaFile *file = NULL;
+  if (g_rename (spare, path) == 0
+      && (file = minka_file_open (path, MINKA_FILE_READ | MINKA_FILE_WRITE, NULL)) != NULL
+      && minka_file_write_all (file, end_marker, sizeof end_marker, NULL))
+    return file;
+  minka_file_close (file);
+  g_unlink (spare);
+  return NULL;
+}
+
 static gboolean
 storage_open_segment (RaftStorage *s, GError **error)
 {
@@ -691,11 +726,24 @@ storage_open_segment (RaftStorage *s, GError **error)
     return TRUE;
   g_autofree char *name = raft_segment_name_open (s->last_index + 1);
   g_autofree char *path = storage_path (s, name);
-  s->open_file = minka_file_open (path, MINKA_FILE_READ | MINKA_FILE_WRITE | MINKA_FILE_CREATE
-                                  | MINKA_FILE_TRUNCATE, &local);
-  if (!s->open_file)
-    return set_from_file_error (error, local);
-  g_ptr_array_add (s->segments, segment_new (name, s->last_index + 1, TRUE));
+  gint64 spare_len = s->spare_len;
+  s->open_file = storage_take_spare (s, path);
+  Segment *seg = segment_new (name, s->last_index + 1, TRUE);
+  if (s->open_file)
+    {
+      seg->alloc = spare_len;
+      seg->recycled = TRUE;
+      s->log_bytes += (guint64) spare_len;
+      s->stats.recycled++;
+    }
+  else if (!(s->open_file = minka_file_open (path, MINKA_FILE_READ | MINKA_FILE_WRITE
+                                              | MINKA_FILE_CREATE | MINKA_FILE_TRUNCATE,
+                                              &local)))
+    {
+      segment_free (seg);
+      return set_from_file_error (error, local);
+    }
+  g_ptr_array_add (s->segments, seg);
   s->dir_dirty = TRUE;
   s->prealloc_hold = 0;
   return TRUE;
@@ -772,6 +820,8 @@ storage_cut (RaftStorage *s, Segment *seg, gint64 length, GError **error)
     return FALSE;
   s->log_bytes = s->log_bytes + (guint64) length - (guint64) seg->alloc;
   seg->alloc = length;
+  if (length <= seg->size)
+    seg->recycled = FALSE;          /* nothing old is left after the records */
   return TRUE;
 }
 
@@ -943,8 +993,12 @@ raft_storage_append (RaftStorage *s, const RaftEntry *entries, guint n, GError *
       g_array_append_val (offsets, off);
       raft_segment_record_append (s->buf, &entries[i]);
     }
-  gint64 end = base + (gint64) s->buf->len;
+  gsize records_len = s->buf->len;
+  gint64 end = base + (gint64) records_len;
   gboolean grows = end > seg->alloc;
+  if (seg->recycled && end < seg->alloc)
+    g_byte_array_append (s->buf, end_marker,
+                         (guint) MIN ((gint64) sizeof end_marker, seg->alloc - end));
   if (!storage_write (s, seg, base, s->buf->data, s->buf->len, &local))
     {
       g_array_unref (offsets);
@@ -973,7 +1027,7 @@ raft_storage_append (RaftStorage *s, const RaftEntry *entries, guint n, GError *
   s->last_index += n;
   s->stats.appends++;
   s->stats.entries += n;
-  s->stats.bytes += s->buf->len;
+  s->stats.bytes += records_len;
   /* The full segment is closed by the next append or raft_storage_prepare;
    * without preallocation right away, as it always was. */
   if (s->opts.no_prealloc)
@@ -1088,6 +1142,25 @@ raft_storage_truncate_suffix (RaftStorage *s, guint64 from, GError **error)
   return storage_sync_dir (s, error);
 }
 
+/* Keeps compacted segment @seg (at @path) as the spare instead of deleting
+ * it: the next open segment is made from it, so appends overwrite
+ * allocated, durable bytes (fdatasync then skips the journal) without the
+ * zeros that preallocation writes first — a third of the bytes a small
+ * write costs the disk. At most one spare; none with preallocation off or
+ * a simulated disk size. */
+static gboolean
+storage_keep_spare (RaftStorage *s, Segment *seg, const char *path)
+{
+  if (s->spare_len > 0 || s->opts.no_prealloc || s->opts.byte_limit
+      || (guint64) seg->alloc < s->opts.segment_size)
+    return FALSE;
+  g_autofree char *spare = storage_path (s, SPARE_NAME);
+  if (g_rename (path, spare) != 0)
+    return FALSE;
+  s->spare_len = seg->alloc;
+  return TRUE;
+}
+
 gboolean
 raft_storage_compact (RaftStorage *s, const RaftSnapshotMeta *snapshot, GError **error)
 {
@@ -1115,7 +1188,7 @@ raft_storage_compact (RaftStorage *s, const RaftSnapshotMeta *snapshot, GError *
           if (first->open || first->last > snapshot->index)
             break;
           g_autofree char *path = storage_path (s, first->name);
-          if (g_unlink (path) != 0)
+          if (!storage_keep_spare (s, first, path) && g_unlink (path) != 0)
             return storage_break (s, error, NULL, "cannot remove a segment");
           s->log_bytes -= (guint64) first->alloc;
           g_ptr_array_remove_index (s->segments, 0);

@@ -49,6 +49,7 @@ typedef struct {
   guint64 hard_state_saves;
   guint64 fsync_usec;          /* total time spent in segment fsyncs */
   guint64 prealloc_bytes;      /* zero bytes written ahead of the write position */
+  guint64 recycled;            /* open segments made from a compacted one */
   guint64 prealloc_fsyncs;     /* fsyncs made off the append path (zero fills made
                                   durable by raft_storage_prepare, segment closes) */
 } RaftStorageStats;

@@ -181,9 +181,17 @@ START_TEST (test_garbage_tail)
   util_write_file (f.dir, f.open_name, copy, f.data_end + 4096);   /* junk */
   expect_recovered (&f, N_ENTRIES, TRUE);
   ck_assert_uint_eq (util_file_size (f.dir, f.open_name), f.data_end);
-  /* Zeros with one stray byte far behind them are not a clean end. */
+  /* A zero record header with other bytes behind it is an end marker, as
+   * a recycled segment ends (its old records follow): they are cut, with
+   * no repair to report. */
   memset (copy + f.data_end, 0, 4096);
   copy[f.data_end + 4000] = 1;
+  util_write_file (f.dir, f.open_name, copy, f.data_end + 4096);
+  expect_recovered (&f, N_ENTRIES, FALSE);
+  ck_assert_uint_eq (util_file_size (f.dir, f.open_name), f.data_end);
+  /* Fewer zeros than a record header, then junk: a torn record. */
+  memset (copy + f.data_end, 0, 4096);
+  copy[f.data_end + RAFT_SEGMENT_HEADER_SIZE - 1] = 1;
   util_write_file (f.dir, f.open_name, copy, f.data_end + 4096);
   expect_recovered (&f, N_ENTRIES, TRUE);
   ck_assert_uint_eq (util_file_size (f.dir, f.open_name), f.data_end);

@@ -2,10 +2,12 @@
  * across many segments, suffix truncation then append, compaction behind a
  * snapshot, hard state, a simulated full disk, preallocation of the open
  * segment (appends overwrite zeros, closed segments are exactly sized,
- * reopen-and-append cycles, a full disk while filling), and the writer
+ * reopen-and-append cycles, a full disk while filling), compacted
+ * segments recycled as the next open one, and the writer
  * thread (ordering, group commit, error reports). */
 #include "config.h"
 #include "storage-test-util.h"
+#include "raft-segment.h"
 #include "raft-snapshot-file.h"
 #include "raft-writer.h"
 
@@ -686,6 +688,93 @@ START_TEST (test_prepare_ahead)
 }
 END_TEST
 
+/* Compaction keeps the oldest compacted segment, and the next open segment
+ * is made from it: appends overwrite its old bytes (with an end marker
+ * after each batch) instead of zeros written first. Reopening, with old
+ * records still after the marker, finds exactly the log and nothing to
+ * report; a record torn inside the recycled segment still is one. */
+START_TEST (test_recycle_compacted_segment)
+{
+  char *dir = util_tmpdir ();
+  RaftStorageOptions opts = { .segment_size = 4096, .prealloc_step = 1024 };
+  GError *error = NULL;
+  RaftStorage *s = util_open (dir, &opts, NULL);
+  util_append_range (s, 1, 200, 1, 3, MAXLEN);
+  ck_assert_uint_ge (raft_storage_n_segments (s), 4);
+  write_snapshot (dir, 100, 1, "catalog@100");
+  RaftSnapshotMeta meta = { 100, 1, { 0 } };
+  ck_assert (raft_storage_compact (s, &meta, &error));
+  ck_assert (util_exists (dir, "spare-segment.tmp"));
+  gsize spare = util_file_size (dir, "spare-segment.tmp");
+  ck_assert_uint_ge (spare, 4096);
+  guint64 next = 201;
+  while (raft_storage_get_stats (s).recycled == 0)
+    {
+      util_append_range (s, next, next, 1, 1, MAXLEN);
+      ck_assert_uint_lt (++next, 1000);
+    }
+  ck_assert (!util_exists (dir, "spare-segment.tmp"));
+  g_autofree char *name = open_segment_name (dir);
+  ck_assert_uint_eq (util_file_size (dir, name), spare);
+  guint64 zeros = raft_storage_get_stats (s).prealloc_bytes;
+  for (guint i = 0; i < 12; i++, next++)
+    util_append_range (s, next, next, 1, 1, MAXLEN);
+  ck_assert (util_exists (dir, name));                       /* still open */
+  ck_assert_uint_eq (util_file_size (dir, name), spare);     /* overwritten, not grown */
+  ck_assert_uint_eq (raft_storage_get_stats (s).prealloc_bytes, zeros);
+  check_log (s, 101, next - 1, term_one);
+  raft_storage_close (s);
+
+  RaftStorageRecovery rec;
+  s = util_open (dir, &opts, &rec);
+  ck_assert_msg (rec.repairs->len == 0, "unexpected repair: %s",
+                 rec.repairs->len ? (char *) g_ptr_array_index (rec.repairs, 0) : "");
+  ck_assert_uint_eq (rec.entries->len, next - 1 - 100);
+  raft_storage_recovery_clear (&rec);
+  check_log (s, 101, next - 1, term_one);
+  util_append_range (s, next, next + 40, 1, 4, MAXLEN);
+  next += 41;
+  check_log (s, 101, next - 1, term_one);
+  raft_storage_close (s);
+
+  /* Recycle once more, then tear the last record: a repair, one entry less. */
+  s = util_open (dir, &opts, NULL);
+  write_snapshot (dir, next - 1, 1, "catalog@end");
+  RaftSnapshotMeta end = { next - 1, 1, { 0 } };
+  ck_assert (raft_storage_compact (s, &end, &error));
+  guint64 recycled = raft_storage_get_stats (s).recycled;
+  while (raft_storage_get_stats (s).recycled == recycled)
+    {
+      util_append_range (s, next, next, 1, 1, MAXLEN);
+      ck_assert_uint_lt (++next, 2000);
+    }
+  util_append_range (s, next, next + 2, 1, 1, MAXLEN);
+  next += 3;
+  raft_storage_close (s);
+  g_autofree char *open_name = open_segment_name (dir);
+  gsize len = 0;
+  guint8 *bytes = util_read_file (dir, open_name, &len);
+  RaftSegmentScan scan;
+  guint64 first = 0, last = 0;
+  gboolean is_open = FALSE;
+  ck_assert (raft_segment_name_parse (open_name, &first, &last, &is_open));
+  raft_segment_scan (bytes, len, first, G_MAXUINT64, NULL, &scan);
+  ck_assert (scan.end_marker);
+  gint64 last_record = g_array_index (scan.offsets, gint64, scan.n_records - 1);
+  bytes[last_record + RAFT_SEGMENT_HEADER_SIZE] ^= 0x40;     /* its first data byte */
+  util_write_file (dir, open_name, bytes, len);
+  raft_segment_scan_clear (&scan);
+  g_free (bytes);
+  s = util_open (dir, &opts, &rec);
+  ck_assert_uint_eq (rec.repairs->len, 1);
+  ck_assert_uint_eq (raft_storage_last_index (s), next - 2);
+  raft_storage_recovery_clear (&rec);
+  raft_storage_close (s);
+  util_rm_rf (dir);
+  g_free (dir);
+}
+END_TEST
+
 /* Without preallocation files grow with each append, as they used to. */
 START_TEST (test_no_prealloc)
 {
@@ -881,6 +970,7 @@ storage_suite (void)
   tcase_add_test (tc, test_failed_fsync_breaks_until_reopen);
   tcase_add_test (tc, test_prealloc_overwrites);
   tcase_add_test (tc, test_prepare_ahead);
+  tcase_add_test (tc, test_recycle_compacted_segment);
   tcase_add_test (tc, test_no_prealloc);
   tcase_add_test (tc, test_reopen_append_cycles);
   tcase_add_test (tc, test_full_disk_while_preallocating);
