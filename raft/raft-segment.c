@@ -7,8 +7,24 @@
 
 #include <string.h>
 
+/* The CRC a record carries: over the segment's salt (if it has one: a
+ * recycled segment), the header's first 28 bytes and the data. */
+static guint32
+record_crc (guint32 salt, const guint8 *header, const guint8 *data, gsize len)
+{
+  guint32 crc = 0;
+  if (salt != 0)
+    {
+      guint8 le[4];
+      raft_put_u32 (le, salt);
+      crc = raft_crc32c_update (crc, le, sizeof le);
+    }
+  crc = raft_crc32c_update (crc, header, 28);
+  return raft_crc32c_update (crc, data, len);
+}
+
 void
-raft_segment_record_append (GByteArray *out, const RaftEntry *entry)
+raft_segment_record_append (GByteArray *out, const RaftEntry *entry, guint32 salt)
 {
   gsize len = 0;
   const guint8 *data = entry->data ? g_bytes_get_data (entry->data, &len) : NULL;
@@ -20,9 +36,7 @@ raft_segment_record_append (GByteArray *out, const RaftEntry *entry)
   raft_put_u64 (header + 8, entry->term);
   raft_put_u64 (header + 16, entry->index);
   raft_put_u32 (header + 24, (guint32) entry->type);
-  guint32 crc = raft_crc32c_update (0, header, 28);
-  crc = raft_crc32c_update (crc, data, len);
-  raft_put_u32 (header + 28, crc);
+  raft_put_u32 (header + 28, record_crc (salt, header, data, len));
   g_byte_array_append (out, header, sizeof header);
   if (len > 0)
     g_byte_array_append (out, data, (guint) len);
@@ -30,7 +44,7 @@ raft_segment_record_append (GByteArray *out, const RaftEntry *entry)
 
 /* Checks the record at @data; returns NULL if valid, else why not. */
 static const char *
-record_check (const guint8 *data, gsize len, gsize *record_size)
+record_check (const guint8 *data, gsize len, guint32 salt, gsize *record_size)
 {
   if (len < RAFT_SEGMENT_HEADER_SIZE)
     return "short record header";
@@ -41,9 +55,7 @@ record_check (const guint8 *data, gsize len, gsize *record_size)
     return "bad record length";
   if (len - RAFT_SEGMENT_HEADER_SIZE < dlen)
     return "record runs past the end of the file";
-  guint32 crc = raft_crc32c_update (0, data, 28);
-  crc = raft_crc32c_update (crc, data + RAFT_SEGMENT_HEADER_SIZE, dlen);
-  if (crc != raft_get_u32 (data + 28))
+  if (record_crc (salt, data, data + RAFT_SEGMENT_HEADER_SIZE, dlen) != raft_get_u32 (data + 28))
     return "bad record CRC";
   if (raft_get_u32 (data + 24) > RAFT_ENTRY_CONFIG)
     return "bad record type";
@@ -62,11 +74,11 @@ record_fill (const guint8 *data, RaftEntry *entry)
 }
 
 gboolean
-raft_segment_record_decode (const guint8 *data, gsize len, RaftEntry *entry,
+raft_segment_record_decode (const guint8 *data, gsize len, guint32 salt, RaftEntry *entry,
                             gsize *record_size)
 {
   gsize size = 0;
-  if (record_check (data, len, &size) != NULL)
+  if (record_check (data, len, salt, &size) != NULL)
     return FALSE;
   if (entry)
     record_fill (data, entry);
@@ -85,7 +97,7 @@ bytes_all_zero (const guint8 *data, gsize len)
 }
 
 void
-raft_segment_scan (const guint8 *data, gsize len, guint64 first_index,
+raft_segment_scan (const guint8 *data, gsize len, guint64 first_index, guint32 salt,
                    guint64 keep_after, GArray *entries, RaftSegmentScan *scan)
 {
   gsize pos = 0;
@@ -97,7 +109,7 @@ raft_segment_scan (const guint8 *data, gsize len, guint64 first_index,
   while (pos < len)
     {
       gsize size = 0;
-      const char *why = record_check (data + pos, len - pos, &size);
+      const char *why = record_check (data + pos, len - pos, salt, &size);
       guint64 expect = first_index + scan->n_records;
       if (!why && raft_get_u64 (data + pos + 16) != expect)
         why = "record index out of sequence";
@@ -141,15 +153,20 @@ raft_segment_scan_clear (RaftSegmentScan *scan)
 }
 
 char *
-raft_segment_name_closed (guint64 first, guint64 last)
+raft_segment_name_closed (guint64 first, guint64 last, guint32 salt)
 {
+  if (salt != 0)
+    return g_strdup_printf ("seg-%020" G_GUINT64_FORMAT "-%020" G_GUINT64_FORMAT "-%08x.log",
+                            first, last, salt);
   return g_strdup_printf ("seg-%020" G_GUINT64_FORMAT "-%020" G_GUINT64_FORMAT ".log",
                           first, last);
 }
 
 char *
-raft_segment_name_open (guint64 first)
+raft_segment_name_open (guint64 first, guint32 salt)
 {
+  if (salt != 0)
+    return g_strdup_printf ("open-%020" G_GUINT64_FORMAT "-%08x.log", first, salt);
   return g_strdup_printf ("open-%020" G_GUINT64_FORMAT ".log", first);
 }
 
@@ -166,23 +183,46 @@ parse_index (const char *p, guint64 *out)
   return g_ascii_string_to_unsigned (digits, 10, 0, G_MAXUINT64, out, NULL);
 }
 
+/* Parses "-" and exactly 8 lowercase hex digits (not all zero) at @p. */
+static gboolean
+parse_salt (const char *p, guint32 *out)
+{
+  if (p[0] != '-')
+    return FALSE;
+  guint32 v = 0;
+  for (int i = 1; i <= 8; i++)
+    {
+      int d = g_ascii_xdigit_value (p[i]);
+      if (d < 0 || g_ascii_isupper (p[i]))
+        return FALSE;
+      v = v << 4 | (guint32) d;
+    }
+  *out = v;
+  return v != 0;
+}
+
 gboolean
 raft_segment_name_parse (const char *name, guint64 *first, guint64 *last,
-                         gboolean *is_open)
+                         gboolean *is_open, guint32 *salt)
 {
   gsize n = strlen (name);
-  if (n == 5 + 20 + 4 && g_str_has_prefix (name, "open-") && g_str_has_suffix (name, ".log"))
+  *salt = 0;
+  if (!g_str_has_suffix (name, ".log"))
+    return FALSE;
+  if ((n == 5 + 20 + 4 || n == 5 + 20 + 9 + 4) && g_str_has_prefix (name, "open-"))
     {
       *last = 0;
       *is_open = TRUE;
-      return parse_index (name + 5, first) && *first > 0;
+      return parse_index (name + 5, first) && *first > 0
+             && (n == 5 + 20 + 4 || parse_salt (name + 25, salt));
     }
-  if (n == 4 + 20 + 1 + 20 + 4 && g_str_has_prefix (name, "seg-") && name[24] == '-'
-      && g_str_has_suffix (name, ".log"))
+  if ((n == 4 + 20 + 1 + 20 + 4 || n == 4 + 20 + 1 + 20 + 9 + 4)
+      && g_str_has_prefix (name, "seg-") && name[24] == '-')
     {
       *is_open = FALSE;
       return parse_index (name + 4, first) && parse_index (name + 25, last)
-             && *first > 0 && *first <= *last;
+             && *first > 0 && *first <= *last
+             && (n == 4 + 20 + 1 + 20 + 4 || parse_salt (name + 45, salt));
     }
   return FALSE;
 }

@@ -35,8 +35,8 @@ typedef struct {
   gint64 size;               /* end of the last record: where the next one goes */
   gint64 alloc;              /* file length (>= size; bytes past size are zeros,
                                 or an old segment's bytes if recycled) */
-  gboolean recycled;         /* made from a compacted segment: every append
-                                ends with an end marker (a zero record header) */
+  guint32 salt;              /* non-zero: recycled (see raft-segment.h); every
+                                append ends with an end marker (a zero header) */
   GArray *offsets;           /* gint64 per entry */
   GArray *terms;             /* guint64 per entry */
 } Segment;
@@ -175,6 +175,7 @@ typedef struct {
   guint64 first;
   guint64 last;              /* from a closed segment's name */
   gboolean open;
+  guint32 salt;              /* from the name; 0: none */
 } SegmentFile;
 
 typedef struct {
@@ -248,13 +249,15 @@ recovery_list_dir (Recovery *r, GError **error)
     {
       guint64 first, last, index;
       gboolean open;
-      if (raft_segment_name_parse (name, &first, &last, &open))
+      guint32 salt;
+      if (raft_segment_name_parse (name, &first, &last, &open, &salt))
         {
           SegmentFile *f = g_new0 (SegmentFile, 1);
           f->name = g_strdup (name);
           f->first = first;
           f->last = last;
           f->open = open;
+          f->salt = salt;
           g_ptr_array_add (r->seg_files, f);
         }
       else if (raft_snapshot_file_name_parse (name, &index))
@@ -332,6 +335,7 @@ recovery_keep (Recovery *r, SegmentFile *f, RaftSegmentScan *scan, gboolean open
   seg->last = f->first + scan->n_records - 1;
   seg->size = (gint64) scan->valid_end;
   seg->alloc = (gint64) alloc;
+  seg->salt = f->salt;
   g_ptr_array_add (r->s->segments, seg);
   r->s->log_bytes += alloc;
 }
@@ -361,13 +365,16 @@ recovery_segment (Recovery *r, guint i, GError **error)
   GArray *entries = g_array_new (FALSE, FALSE, sizeof (RaftEntry));
   g_array_set_clear_func (entries, (GDestroyNotify) raft_entry_clear);
   RaftSegmentScan scan;
-  raft_segment_scan ((const guint8 *) contents, len, f->first, s->snapshot.index, entries, &scan);
+  raft_segment_scan ((const guint8 *) contents, len, f->first, f->salt, s->snapshot.index,
+                     entries, &scan);
   guint64 scan_last = f->first + scan.n_records - 1;
   gboolean keep = TRUE;
+  /* A recycled segment ends at an end marker, its old bytes after it. */
+  gboolean marker_end = f->salt != 0 && scan.end_marker;
 
   if (f->open && (scan.n_records == 0 || scan_last <= s->snapshot.index))
     {
-      if (scan.damaged && !scan.end_marker)
+      if (scan.damaged && !marker_end)
         recovery_report (r, _("removed"), g_strdup_printf (
           _("open segment %s holds no usable entry (%s at offset %llu)"),
           path, scan.why, U64 (scan.valid_end)));
@@ -396,13 +403,13 @@ recovery_segment (Recovery *r, guint i, GError **error)
     {
       /* After an end marker come the old bytes of a recycled segment: cut
        * them too, without a report (it is how such a segment ends). */
-      if (!scan.end_marker)
+      if (!marker_end)
         recovery_report (r, _("truncated there"), g_strdup_printf (
           _("open segment %s: torn tail at offset %llu (%s) after index %llu"),
           path, U64 (scan.valid_end), scan.why, U64 (scan_last)));
       recovery_plan (r, ACT_TRUNCATE, f->name, (gint64) scan.valid_end, NULL);
     }
-  else if (scan.damaged || (!f->open && scan_last != f->last))
+  else if ((scan.damaged && !marker_end) || (!f->open && scan_last != f->last))
     {
       recovery_report (r, _("moved aside"), g_strdup_printf (
         _("segment %s is corrupt at offset %llu (record for index %llu: %s); "
@@ -418,7 +425,7 @@ recovery_segment (Recovery *r, guint i, GError **error)
   gsize alloc = scan.valid_end;
   if (f->open && is_last && scan.zero_tail)
     alloc = len;   /* preallocated space: the next append overwrites it */
-  else if (!f->open && scan.zero_tail)
+  else if (!f->open && (scan.zero_tail || marker_end))
     {
       /* Closes cut the file before renaming it, so this is unexpected,
        * but every record checked: only the zeros go. */
@@ -427,11 +434,11 @@ recovery_segment (Recovery *r, guint i, GError **error)
         path, U64 (len - scan.valid_end), U64 (scan.valid_end)));
       recovery_plan (r, ACT_TRUNCATE, f->name, (gint64) scan.valid_end, NULL);
     }
-  else if (scan.zero_tail)   /* an open segment about to be closed */
+  else if (scan.zero_tail || marker_end)   /* an open segment about to be closed */
     recovery_plan (r, ACT_TRUNCATE, f->name, (gint64) scan.valid_end, NULL);
   if (f->open && !is_last)
     {
-      char *closed = raft_segment_name_closed (f->first, scan_last);
+      char *closed = raft_segment_name_closed (f->first, scan_last, f->salt);
       recovery_plan (r, ACT_CLOSE, f->name, 0, closed);
       g_free (f->name);
       f->name = closed;
@@ -707,14 +714,31 @@ storage_take_spare (RaftStorage *s, const char *path)
     return NULL;
   s->spare_len = 0;
   g_autofree char *spare = storage_path (s, SPARE_NAME);
-  MinkaFile *file = NULL;
-  if (g_rename (spare, path) == 0
-      && (file = minka_file_open (path, MINKA_FILE_READ | MINKA_FILE_WRITE, NULL)) != NULL
-      && minka_file_write_all (file, end_marker, sizeof end_marker, NULL))
+  if (g_rename (spare, path) != 0)
+    {
+      g_unlink (spare);
+      return NULL;
+    }
+  /* Synced at once (once per segment), so that a crash while the writer
+   * idles does not leave an open segment of old records to report. */
+  MinkaFile *file = minka_file_open (path, MINKA_FILE_READ | MINKA_FILE_WRITE, NULL);
+  if (file && minka_file_write_all (file, end_marker, sizeof end_marker, NULL)
+      && (s->opts.no_sync || minka_file_sync (file, NULL)))
     return file;
   minka_file_close (file);
-  g_unlink (spare);
+  g_unlink (path);
   return NULL;
+}
+
+/* Gives the spare's space back (a full disk, or a simulated size set). */
+static void
+storage_drop_spare (RaftStorage *s)
+{
+  if (s->spare_len == 0)
+    return;
+  g_autofree char *spare = storage_path (s, SPARE_NAME);
+  g_unlink (spare);
+  s->spare_len = 0;
 }
 
 static gboolean
@@ -724,25 +748,31 @@ storage_open_segment (RaftStorage *s, GError **error)
   Segment *last = segment_last (s);
   if (last && last->open)
     return TRUE;
-  g_autofree char *name = raft_segment_name_open (s->last_index + 1);
-  g_autofree char *path = storage_path (s, name);
+  guint64 first = s->last_index + 1;
   gint64 spare_len = s->spare_len;
+  guint32 salt = spare_len > 0 ? (g_random_int () | 1) : 0;
+  g_autofree char *name = raft_segment_name_open (first, salt);
+  g_autofree char *path = storage_path (s, name);
   s->open_file = storage_take_spare (s, path);
-  Segment *seg = segment_new (name, s->last_index + 1, TRUE);
-  if (s->open_file)
+  if (!s->open_file)
     {
-      seg->alloc = spare_len;
-      seg->recycled = TRUE;
-      s->log_bytes += (guint64) spare_len;
-      s->stats.recycled++;
+      salt = 0;
+      spare_len = 0;
+      g_free (name);
+      g_free (path);
+      name = raft_segment_name_open (first, 0);
+      path = storage_path (s, name);
+      s->open_file = minka_file_open (path, MINKA_FILE_READ | MINKA_FILE_WRITE
+                                      | MINKA_FILE_CREATE | MINKA_FILE_TRUNCATE, &local);
+      if (!s->open_file)
+        return set_from_file_error (error, local);
     }
-  else if (!(s->open_file = minka_file_open (path, MINKA_FILE_READ | MINKA_FILE_WRITE
-                                              | MINKA_FILE_CREATE | MINKA_FILE_TRUNCATE,
-                                              &local)))
-    {
-      segment_free (seg);
-      return set_from_file_error (error, local);
-    }
+  Segment *seg = segment_new (name, first, TRUE);
+  seg->salt = salt;
+  seg->alloc = spare_len;
+  s->log_bytes += (guint64) spare_len;
+  if (salt != 0)
+    s->stats.recycled++;
   g_ptr_array_add (s->segments, seg);
   s->dir_dirty = TRUE;
   s->prealloc_hold = 0;
@@ -755,7 +785,7 @@ static void
 storage_close_segment (RaftStorage *s)
 {
   Segment *seg = segment_last (s);
-  g_autofree char *closed = raft_segment_name_closed (seg->first, seg->last);
+  g_autofree char *closed = raft_segment_name_closed (seg->first, seg->last, seg->salt);
   g_autofree char *from = storage_path (s, seg->name);
   g_autofree char *to = storage_path (s, closed);
   /* Closed before the rename: Windows cannot rename an open file. */
@@ -820,8 +850,6 @@ storage_cut (RaftStorage *s, Segment *seg, gint64 length, GError **error)
     return FALSE;
   s->log_bytes = s->log_bytes + (guint64) length - (guint64) seg->alloc;
   seg->alloc = length;
-  if (length <= seg->size)
-    seg->recycled = FALSE;          /* nothing old is left after the records */
   return TRUE;
 }
 
@@ -991,12 +1019,12 @@ raft_storage_append (RaftStorage *s, const RaftEntry *entries, guint n, GError *
     {
       gint64 off = base + s->buf->len;
       g_array_append_val (offsets, off);
-      raft_segment_record_append (s->buf, &entries[i]);
+      raft_segment_record_append (s->buf, &entries[i], seg->salt);
     }
   gsize records_len = s->buf->len;
   gint64 end = base + (gint64) records_len;
   gboolean grows = end > seg->alloc;
-  if (seg->recycled && end < seg->alloc)
+  if (seg->salt != 0 && end < seg->alloc)
     g_byte_array_append (s->buf, end_marker,
                          (guint) MIN ((gint64) sizeof end_marker, seg->alloc - end));
   if (!storage_write (s, seg, base, s->buf->data, s->buf->len, &local))
@@ -1010,6 +1038,8 @@ raft_storage_append (RaftStorage *s, const RaftEntry *entries, guint n, GError *
           g_clear_error (&undo);
           return storage_break (s, error, local, "write");
         }
+      if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOSPC))
+        storage_drop_spare (s);       /* its space lets the retry succeed */
       return set_from_file_error (error, local);
     }
   if ((grows && !storage_fill_behind (s, seg, end, error))
@@ -1088,7 +1118,7 @@ static gboolean
 storage_reopen_segment (RaftStorage *s, Segment *seg, GError **error)
 {
   GError *local = NULL;
-  g_autofree char *name = raft_segment_name_open (seg->first);
+  g_autofree char *name = raft_segment_name_open (seg->first, seg->salt);
   g_autofree char *from = storage_path (s, seg->name);
   g_autofree char *to = storage_path (s, name);
   if (g_rename (from, to) != 0)
@@ -1241,7 +1271,8 @@ storage_read_segment (RaftStorage *s, Segment *seg, guint64 lo, guint64 hi, GArr
     {
       RaftEntry e = { 0 };
       gsize size = 0;
-      if (!raft_segment_record_decode (buf + pos, (gsize) (end - start) - pos, &e, &size)
+      if (!raft_segment_record_decode (buf + pos, (gsize) (end - start) - pos, seg->salt, &e,
+                                       &size)
           || e.index != i)
         {
           raft_entry_clear (&e);
@@ -1341,6 +1372,7 @@ raft_storage_set_byte_limit (RaftStorage *s, guint64 limit)
 {
   s->opts.byte_limit = limit;
   s->prealloc_hold = 0;
+  storage_drop_spare (s);
 }
 
 void

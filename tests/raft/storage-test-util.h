@@ -195,12 +195,13 @@ util_check_closed_segments (const char *dir)
     {
       guint64 first, last;
       gboolean is_open;
-      if (!raft_segment_name_parse (name, &first, &last, &is_open) || is_open)
+      guint32 salt;
+      if (!raft_segment_name_parse (name, &first, &last, &is_open, &salt) || is_open)
         continue;
       gsize len = 0;
       guint8 *data = util_read_file (dir, name, &len);
       RaftSegmentScan scan;
-      raft_segment_scan (data, len, first, 0, NULL, &scan);
+      raft_segment_scan (data, len, first, salt, 0, NULL, &scan);
       ck_assert_msg (!scan.damaged && !scan.zero_tail && scan.valid_end == len,
                      "%s: %" G_GSIZE_FORMAT " bytes, records end at %" G_GSIZE_FORMAT,
                      name, len, scan.valid_end);

@@ -43,8 +43,9 @@ fixture_build (Fixture *f, guint64 commit)
   f->pristine = util_read_file (f->dir, f->open_name, &f->pristine_len);
   guint64 first = 0, last = 0;
   gboolean is_open;
-  ck_assert (raft_segment_name_parse (f->open_name, &first, &last, &is_open));
-  raft_segment_scan (f->pristine, f->pristine_len, first, 0, NULL, &f->scan);
+  guint32 salt;
+  ck_assert (raft_segment_name_parse (f->open_name, &first, &last, &is_open, &salt));
+  raft_segment_scan (f->pristine, f->pristine_len, first, salt, 0, NULL, &f->scan);
   ck_assert (!f->scan.damaged);
   /* Preallocated: the records are followed by zeros. */
   ck_assert (f->scan.zero_tail);
@@ -181,17 +182,11 @@ START_TEST (test_garbage_tail)
   util_write_file (f.dir, f.open_name, copy, f.data_end + 4096);   /* junk */
   expect_recovered (&f, N_ENTRIES, TRUE);
   ck_assert_uint_eq (util_file_size (f.dir, f.open_name), f.data_end);
-  /* A zero record header with other bytes behind it is an end marker, as
-   * a recycled segment ends (its old records follow): they are cut, with
-   * no repair to report. */
+  /* Zeros with one stray byte far behind them are not a clean end (in a
+   * recycled segment, whose name carries a salt, they are: its end marker
+   * and its old bytes; test-storage covers that). */
   memset (copy + f.data_end, 0, 4096);
   copy[f.data_end + 4000] = 1;
-  util_write_file (f.dir, f.open_name, copy, f.data_end + 4096);
-  expect_recovered (&f, N_ENTRIES, FALSE);
-  ck_assert_uint_eq (util_file_size (f.dir, f.open_name), f.data_end);
-  /* Fewer zeros than a record header, then junk: a torn record. */
-  memset (copy + f.data_end, 0, 4096);
-  copy[f.data_end + RAFT_SEGMENT_HEADER_SIZE - 1] = 1;
   util_write_file (f.dir, f.open_name, copy, f.data_end + 4096);
   expect_recovered (&f, N_ENTRIES, TRUE);
   ck_assert_uint_eq (util_file_size (f.dir, f.open_name), f.data_end);
@@ -270,7 +265,7 @@ START_TEST (test_zero_fill_crash_points)
   ck_assert_int_eq (memcmp (after, f.pristine, f.data_end), 0);
   RaftEntry e = { 0 };
   gsize size = 0;
-  ck_assert (raft_segment_record_decode (after + f.data_end, len - f.data_end, &e, &size));
+  ck_assert (raft_segment_record_decode (after + f.data_end, len - f.data_end, 0, &e, &size));
   ck_assert_uint_eq (e.index, N_ENTRIES + 1);
   raft_entry_clear (&e);
   g_free (copy);
@@ -300,7 +295,8 @@ middle_segment (const char *dir, guint64 *first, guint64 *last)
   char *pick = g_strdup (g_ptr_array_index (names, 1));
   g_ptr_array_unref (names);
   gboolean is_open;
-  ck_assert (raft_segment_name_parse (pick, first, last, &is_open));
+  guint32 salt;
+  ck_assert (raft_segment_name_parse (pick, first, last, &is_open, &salt));
   return pick;
 }
 
@@ -310,12 +306,12 @@ damage_record (const char *dir, const char *name, guint record, gsize *offset_ou
   gsize len = 0;
   guint8 *data = util_read_file (dir, name, &len);
   RaftSegmentScan scan;
-  raft_segment_scan (data, len, 1, 0, NULL, &scan);   /* index check fails: use offsets only */
+  raft_segment_scan (data, len, 1, 0, 0, NULL, &scan);   /* index check fails: use offsets only */
   gsize off = 0;
   for (guint i = 0; i < record; i++)
     {
       gsize size = 0;
-      ck_assert (raft_segment_record_decode (data + off, len - off, NULL, &size));
+      ck_assert (raft_segment_record_decode (data + off, len - off, 0, NULL, &size));
       off += size;
     }
   data[off + RAFT_SEGMENT_HEADER_SIZE - 1] ^= 0x10;   /* the CRC field */
@@ -331,8 +327,9 @@ last_closed_segment (const char *dir, guint64 *first, guint64 *last)
 {
   char *name = util_find_file (dir, "seg-", ".log");
   gboolean is_open;
+  guint32 salt;
   ck_assert_ptr_nonnull (name);
-  ck_assert (raft_segment_name_parse (name, first, last, &is_open));
+  ck_assert (raft_segment_name_parse (name, first, last, &is_open, &salt));
   return name;
 }
 
@@ -352,7 +349,7 @@ START_TEST (test_close_crash_points)
   fixture_build (&f, 3);
   guint64 first, last;
   g_autofree char *closed = last_closed_segment (f.dir, &first, &last);
-  g_autofree char *opened = raft_segment_name_open (first);
+  g_autofree char *opened = raft_segment_name_open (first, 0);
   gsize len = 0;
   g_autofree guint8 *records = util_read_file (f.dir, closed, &len);
   guint8 *zeros = g_malloc0 (len + 300);
@@ -392,7 +389,7 @@ START_TEST (test_close_crash_points)
 
   /* After the rename, the next segment created and filled, before any
    * record reached it: it is dropped without a word. */
-  g_autofree char *next = raft_segment_name_open (last + 1);
+  g_autofree char *next = raft_segment_name_open (last + 1, 0);
   util_write_file (f.dir, next, zeros + len, 300);
   s = util_open (f.dir, NULL, &rec);
   ck_assert_uint_eq (rec.repairs->len, 0);

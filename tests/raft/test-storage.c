@@ -689,10 +689,11 @@ START_TEST (test_prepare_ahead)
 END_TEST
 
 /* Compaction keeps the oldest compacted segment, and the next open segment
- * is made from it: appends overwrite its old bytes (with an end marker
- * after each batch) instead of zeros written first. Reopening, with old
- * records still after the marker, finds exactly the log and nothing to
- * report; a record torn inside the recycled segment still is one. */
+ * is made from it (its name carries a salt): appends overwrite its old
+ * bytes (with an end marker after each batch) instead of zeros written
+ * first. Reopening, with old records still after the marker, finds exactly
+ * the log and nothing to report; a record-shaped run of bytes in place of
+ * the marker is not taken for an entry; a torn record is reported. */
 START_TEST (test_recycle_compacted_segment)
 {
   char *dir = util_tmpdir ();
@@ -757,9 +758,32 @@ START_TEST (test_recycle_compacted_segment)
   RaftSegmentScan scan;
   guint64 first = 0, last = 0;
   gboolean is_open = FALSE;
-  ck_assert (raft_segment_name_parse (open_name, &first, &last, &is_open));
-  raft_segment_scan (bytes, len, first, G_MAXUINT64, NULL, &scan);
+  guint32 salt = 0;
+  ck_assert (raft_segment_name_parse (open_name, &first, &last, &is_open, &salt));
+  ck_assert_uint_ne (salt, 0);
+  raft_segment_scan (bytes, len, first, salt, G_MAXUINT64, NULL, &scan);
   ck_assert (scan.end_marker);
+  ck_assert_uint_eq (first + scan.n_records, next);
+
+  /* Where the marker is, bytes shaped like the next record (the marker's
+   * sector lost in a crash, an old entry's data carrying such bytes): not
+   * salted, so not an entry; a torn tail. */
+  GByteArray *forged = g_byte_array_new ();
+  RaftEntry fake = util_entry (next, 1, MAXLEN);
+  raft_segment_record_append (forged, &fake, 0);
+  raft_entry_clear (&fake);
+  ck_assert_uint_le (scan.valid_end + forged->len, len);
+  guint8 *copy = g_memdup2 (bytes, len);
+  memcpy (copy + scan.valid_end, forged->data, forged->len);
+  g_byte_array_unref (forged);
+  util_write_file (dir, open_name, copy, len);
+  g_free (copy);
+  s = util_open (dir, &opts, &rec);
+  ck_assert_uint_eq (rec.repairs->len, 1);
+  ck_assert_uint_eq (raft_storage_last_index (s), next - 1);
+  raft_storage_recovery_clear (&rec);
+  raft_storage_close (s);
+
   gint64 last_record = g_array_index (scan.offsets, gint64, scan.n_records - 1);
   bytes[last_record + RAFT_SEGMENT_HEADER_SIZE] ^= 0x40;     /* its first data byte */
   util_write_file (dir, open_name, bytes, len);
@@ -790,8 +814,9 @@ START_TEST (test_no_prealloc)
   RaftSegmentScan scan;
   guint64 first, last;
   gboolean is_open;
-  ck_assert (raft_segment_name_parse (name, &first, &last, &is_open));
-  raft_segment_scan (data, len, first, 0, NULL, &scan);
+  guint32 salt;
+  ck_assert (raft_segment_name_parse (name, &first, &last, &is_open, &salt));
+  raft_segment_scan (data, len, first, salt, 0, NULL, &scan);
   ck_assert (!scan.zero_tail && !scan.damaged);
   ck_assert_uint_eq (scan.valid_end, len);
   raft_segment_scan_clear (&scan);
@@ -920,7 +945,7 @@ START_TEST (test_writer_prepares_when_idle)
   for (guint i = 0; i < 60; i++)
     raft_entry_clear (&es[i]);
   raft_writer_flush (w);
-  g_autofree char *next = raft_segment_name_open (61);
+  g_autofree char *next = raft_segment_name_open (61, 0);
   for (guint i = 0; !(util_exists (dir, next) && util_file_size (dir, next) == 4096); i++)
     {
       ck_assert_msg (i < 2000, "the writer did not prepare the next segment");
@@ -939,7 +964,7 @@ START_TEST (test_writer_prepares_when_idle)
   g_autofree guint8 *data = util_read_file (dir, next, &len);
   ck_assert (len == 4096 || len == 4096 + 512);
   RaftEntry got = { 0 };
-  ck_assert (raft_segment_record_decode (data, len, &got, NULL));
+  ck_assert (raft_segment_record_decode (data, len, 0, &got, NULL));
   ck_assert_uint_eq (got.index, 61);
   raft_entry_clear (&got);
   RaftStorageRecovery rec;
