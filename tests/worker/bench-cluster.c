@@ -48,9 +48,13 @@ run_stress_sized (TestCluster *c, guint concurrency, const char *prefix, gboolea
     g_string_append_printf (connect, "%s127.0.0.1:%u", i ? "," : "",
                             ((TestWorker *) c->workers->pdata[i])->port);
   g_autofree char *conc = g_strdup_printf ("%u", concurrency);
+  /* New contents every run: equal bytes would be stored once (blobs are
+   * content-addressed) and make later runs cheaper than the first. */
+  static guint runs;
+  g_autofree char *seed = g_strdup_printf ("%u", ++runs);
   const char *argv[] = { MINKA_CLI_BIN, "stress", "--connect", connect->str,
-                         "--files", STRESS_FILES, "--min-size", min_size, "--max-size", max_size, "--concurrency", conc,
-                         NULL };
+                         "--files", STRESS_FILES, "--min-size", min_size, "--max-size", max_size,
+                         "--concurrency", conc, "--seed", seed, NULL };
   g_autoptr (GError) error = NULL;
   g_autoptr (GSubprocess) p = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
   g_autofree char *out = NULL;
