@@ -20,12 +20,18 @@
 /* raft_storage_prepare fills at most this much per call (then fsyncs), so
  * an append arriving meanwhile waits for little. */
 #define PREPARE_CHUNK (256u * 1024)
-/* A compacted segment kept to become the next open one (".tmp": recovery
- * deletes it, like any other leftover). */
-#define SPARE_NAME "spare-segment.tmp"
+/* Compacted segments kept to become the next open ones: at most this
+ * many (a compaction behind a 16 MiB snapshot frees two 8 MiB segments),
+ * named "spare-<n>.tmp" (recovery deletes them, like any other leftover). */
+#define MAX_SPARES 4
 /* Translatable messages print indexes with %llu (xgettext cannot see
  * through G_GUINT64_FORMAT). */
 #define U64(x) ((unsigned long long) (x))
+
+typedef struct {
+  guint no;                  /* "spare-<no>.tmp" */
+  gint64 len;
+} Spare;
 
 typedef struct {
   char *name;
@@ -52,7 +58,8 @@ struct _RaftStorage
   RaftSnapshotMeta snapshot;
   guint64 last_index;
   guint64 log_bytes;         /* sum of segment file lengths (zero tails included) */
-  gint64 spare_len;          /* length of SPARE_NAME; 0: there is none */
+  GArray *spares;            /* Spare, oldest first */
+  guint spare_seq;           /* numbers the spares' names */
   guint8 *zeros;             /* ZERO_CHUNK zero bytes, allocated on first use */
   gint64 prealloc_hold;      /* after a full disk: no zero fill before the open
                                 segment's write position passes this */
@@ -628,6 +635,7 @@ raft_storage_open (const char *dir, const RaftStorageOptions *options,
     s->opts.prealloc_step = DEFAULT_PREALLOC_STEP;
   s->opts.prealloc_step = MIN (s->opts.prealloc_step, s->opts.segment_size);
   s->segments = g_ptr_array_new_with_free_func (segment_free);
+  s->spares = g_array_new (FALSE, FALSE, sizeof (Spare));
   s->buf = g_byte_array_new ();
   r.s = s;
   r.actions = g_array_new (FALSE, FALSE, sizeof (Action));
@@ -692,6 +700,7 @@ raft_storage_close (RaftStorage *s)
   raft_snapshot_meta_clear (&s->snapshot);
   g_clear_error (&s->broken);
   g_byte_array_unref (s->buf);
+  g_array_unref (s->spares);
   g_free (s->zeros);
   g_free (s->dir);
   g_free (s);
@@ -701,44 +710,53 @@ raft_storage_close (RaftStorage *s)
 
 static const guint8 end_marker[RAFT_SEGMENT_HEADER_SIZE];   /* all zero */
 
-/* Makes the spare the open segment at @path: its first bytes become an end
- * marker, so the old records after it are never taken for entries (the
- * marker reaches the disk with the first append's fsync; a crash before
- * that leaves old records whose indexes cannot follow, and recovery
- * deletes the segment). Returns the file, or NULL (no spare, or it could
+static char *
+spare_path (RaftStorage *s, guint no)
+{
+  g_autofree char *name = g_strdup_printf ("spare-%u.tmp", no);
+  return storage_path (s, name);
+}
+
+/* Makes the oldest spare the open segment at @path: its first bytes become
+ * an end marker, fsynced at once (once per segment), so that a crash while
+ * the writer idles does not leave an open segment of old records to
+ * report. Returns the file and its length, or NULL (no spare, or it could
  * not be used; then it is gone). */
 static MinkaFile *
-storage_take_spare (RaftStorage *s, const char *path)
+storage_take_spare (RaftStorage *s, const char *path, gint64 *len)
 {
-  if (s->spare_len == 0)
+  if (s->spares->len == 0)
     return NULL;
-  s->spare_len = 0;
-  g_autofree char *spare = storage_path (s, SPARE_NAME);
-  if (g_rename (spare, path) != 0)
+  Spare spare = g_array_index (s->spares, Spare, 0);
+  g_array_remove_index (s->spares, 0);
+  g_autofree char *from = spare_path (s, spare.no);
+  if (g_rename (from, path) != 0)
     {
-      g_unlink (spare);
+      g_unlink (from);
       return NULL;
     }
-  /* Synced at once (once per segment), so that a crash while the writer
-   * idles does not leave an open segment of old records to report. */
   MinkaFile *file = minka_file_open (path, MINKA_FILE_READ | MINKA_FILE_WRITE, NULL);
   if (file && minka_file_write_all (file, end_marker, sizeof end_marker, NULL)
       && (s->opts.no_sync || minka_file_sync (file, NULL)))
-    return file;
+    {
+      *len = spare.len;
+      return file;
+    }
   minka_file_close (file);
   g_unlink (path);
   return NULL;
 }
 
-/* Gives the spare's space back (a full disk, or a simulated size set). */
+/* Gives the spares' space back (a full disk, or a simulated size set). */
 static void
-storage_drop_spare (RaftStorage *s)
+storage_drop_spares (RaftStorage *s)
 {
-  if (s->spare_len == 0)
-    return;
-  g_autofree char *spare = storage_path (s, SPARE_NAME);
-  g_unlink (spare);
-  s->spare_len = 0;
+  for (guint i = 0; i < s->spares->len; i++)
+    {
+      g_autofree char *path = spare_path (s, g_array_index (s->spares, Spare, i).no);
+      g_unlink (path);
+    }
+  g_array_set_size (s->spares, 0);
 }
 
 static gboolean
@@ -749,11 +767,11 @@ storage_open_segment (RaftStorage *s, GError **error)
   if (last && last->open)
     return TRUE;
   guint64 first = s->last_index + 1;
-  gint64 spare_len = s->spare_len;
-  guint32 salt = spare_len > 0 ? (g_random_int () | 1) : 0;
+  gint64 spare_len = 0;
+  guint32 salt = s->spares->len > 0 ? (g_random_int () | 1) : 0;
   g_autofree char *name = raft_segment_name_open (first, salt);
   g_autofree char *path = storage_path (s, name);
-  s->open_file = storage_take_spare (s, path);
+  s->open_file = storage_take_spare (s, path, &spare_len);
   if (!s->open_file)
     {
       salt = 0;
@@ -1039,7 +1057,7 @@ raft_storage_append (RaftStorage *s, const RaftEntry *entries, guint n, GError *
           return storage_break (s, error, local, "write");
         }
       if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOSPC))
-        storage_drop_spare (s);       /* its space lets the retry succeed */
+        storage_drop_spares (s);      /* their space lets the retry succeed */
       return set_from_file_error (error, local);
     }
   if ((grows && !storage_fill_behind (s, seg, end, error))
@@ -1172,22 +1190,23 @@ raft_storage_truncate_suffix (RaftStorage *s, guint64 from, GError **error)
   return storage_sync_dir (s, error);
 }
 
-/* Keeps compacted segment @seg (at @path) as the spare instead of deleting
- * it: the next open segment is made from it, so appends overwrite
+/* Keeps compacted segment @seg (at @path) as a spare instead of deleting
+ * it: a later open segment is made from it, so appends overwrite
  * allocated, durable bytes (fdatasync then skips the journal) without the
  * zeros that preallocation writes first — a third of the bytes a small
- * write costs the disk. At most one spare; none with preallocation off or
+ * write costs the disk. At most MAX_SPARES; none with preallocation off or
  * a simulated disk size. */
 static gboolean
 storage_keep_spare (RaftStorage *s, Segment *seg, const char *path)
 {
-  if (s->spare_len > 0 || s->opts.no_prealloc || s->opts.byte_limit
+  if (s->spares->len >= MAX_SPARES || s->opts.no_prealloc || s->opts.byte_limit
       || (guint64) seg->alloc < s->opts.segment_size)
     return FALSE;
-  g_autofree char *spare = storage_path (s, SPARE_NAME);
-  if (g_rename (path, spare) != 0)
+  Spare spare = { s->spare_seq++, seg->alloc };
+  g_autofree char *to = spare_path (s, spare.no);
+  if (g_rename (path, to) != 0)
     return FALSE;
-  s->spare_len = seg->alloc;
+  g_array_append_val (s->spares, spare);
   return TRUE;
 }
 
@@ -1372,7 +1391,7 @@ raft_storage_set_byte_limit (RaftStorage *s, guint64 limit)
 {
   s->opts.byte_limit = limit;
   s->prealloc_hold = 0;
-  storage_drop_spare (s);
+  storage_drop_spares (s);
 }
 
 void
