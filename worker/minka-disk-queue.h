@@ -16,8 +16,9 @@ typedef gpointer (*MinkaDiskJobFunc) (gpointer data, GError **error);
 typedef void (*MinkaDiskDoneFunc) (gpointer data, gpointer result, const GError *error);
 
 MinkaDiskQueue *minka_disk_queue_new (void);
-/* @free_data frees @data when the queue is freed before @done could run
- * (the result is then released with g_free). */
+/* Call from the thread of the main context the queue was made on. @free_data
+ * frees @data when the queue is freed before @done could run (the result
+ * is then released with g_free). */
 void minka_disk_queue_push (MinkaDiskQueue *queue, MinkaDiskJobFunc job,
                             MinkaDiskDoneFunc done, GDestroyNotify free_data,
                             gpointer data);
