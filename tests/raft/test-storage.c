@@ -802,6 +802,40 @@ START_TEST (test_recycle_compacted_segment)
 }
 END_TEST
 
+/* Segment names round-trip with and without a salt; near misses are not
+ * segments (recovery leaves such files alone). */
+START_TEST (test_segment_names)
+{
+  guint64 first, last;
+  gboolean is_open;
+  guint32 salt;
+  struct { guint64 first, last; guint32 salt; gboolean open; } cases[] = {
+    { 1, 0, 0, TRUE }, { 7, 0, 0xdeadbeef, TRUE }, { 3, 9, 0, FALSE }, { 3, 9, 1, FALSE },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *name = cases[i].open
+        ? raft_segment_name_open (cases[i].first, cases[i].salt)
+        : raft_segment_name_closed (cases[i].first, cases[i].last, cases[i].salt);
+      ck_assert_msg (raft_segment_name_parse (name, &first, &last, &is_open, &salt), "%s", name);
+      ck_assert_uint_eq (first, cases[i].first);
+      ck_assert_uint_eq (last, cases[i].last);
+      ck_assert_uint_eq (salt, cases[i].salt);
+      ck_assert_int_eq (is_open, cases[i].open);
+    }
+  const char *bad[] = {
+    "open-00000000000000000007-DEADBEEF.log",     /* upper case */
+    "open-00000000000000000007-00000000.log",     /* salt 0 is "none" */
+    "open-00000000000000000007-1234567.log",      /* 7 digits */
+    "open-00000000000000000007_12345678.log",
+    "seg-00000000000000000003-00000000000000000009-1234567g.log",
+    "seg-00000000000000000009-00000000000000000003.log",   /* first > last */
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    ck_assert_msg (!raft_segment_name_parse (bad[i], &first, &last, &is_open, &salt), "%s", bad[i]);
+}
+END_TEST
+
 /* Without preallocation files grow with each append, as they used to. */
 START_TEST (test_no_prealloc)
 {
@@ -999,6 +1033,7 @@ storage_suite (void)
   tcase_add_test (tc, test_prealloc_overwrites);
   tcase_add_test (tc, test_prepare_ahead);
   tcase_add_test (tc, test_recycle_compacted_segment);
+  tcase_add_test (tc, test_segment_names);
   tcase_add_test (tc, test_no_prealloc);
   tcase_add_test (tc, test_reopen_append_cycles);
   tcase_add_test (tc, test_full_disk_while_preallocating);
