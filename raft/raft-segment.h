@@ -51,8 +51,10 @@ typedef struct {
 } RaftSegmentScan;
 
 /* Reads records from @data until the end or the first invalid one (short
- * record, bad magic, length, CRC, type, or an index out of sequence). If
- * every byte from there to the end is zero, that is a zero tail, not damage.
+ * record, bad magic, length, CRC — over @salt too when it is not 0 —, type,
+ * or an index out of sequence). If every byte from there to the end is
+ * zero, that is a zero tail, not damage; a zero record header followed by
+ * other bytes is damage with end_marker set (recovery decides).
  * Entries with index > @keep_after are appended to @entries (RaftEntry)
  * when it is not NULL. Never fails; the damage is described in @scan. */
 void raft_segment_scan (const guint8 *data, gsize len, guint64 first_index, guint32 salt,

@@ -688,6 +688,32 @@ START_TEST (test_prepare_ahead)
 }
 END_TEST
 
+/* Appends single entries from @next until a recycled segment is opened;
+ * returns the next index. */
+static guint64
+append_until_recycled (RaftStorage *s, guint64 next)
+{
+  guint64 recycled = raft_storage_get_stats (s).recycled;
+  while (raft_storage_get_stats (s).recycled == recycled)
+    {
+      util_append_range (s, next, next, 1, 1, MAXLEN);
+      ck_assert_uint_lt (++next, 5000);
+    }
+  return next;
+}
+
+/* Reopens @dir: recovery reports one repair and keeps 1..@last. */
+static void
+expect_one_repair (const char *dir, const RaftStorageOptions *opts, guint64 last)
+{
+  RaftStorageRecovery rec;
+  RaftStorage *s = util_open (dir, opts, &rec);
+  ck_assert_uint_eq (rec.repairs->len, 1);
+  ck_assert_uint_eq (raft_storage_last_index (s), last);
+  raft_storage_recovery_clear (&rec);
+  raft_storage_close (s);
+}
+
 /* Compaction keeps the oldest compacted segment, and the next open segment
  * is made from it (its name carries a salt): appends overwrite its old
  * bytes (with an end marker after each batch) instead of zeros written
@@ -710,12 +736,7 @@ START_TEST (test_recycle_compacted_segment)
   ck_assert_uint_le (spares, 4);
   gsize spare = util_file_size (dir, "spare-0.tmp");  /* the oldest goes first */
   ck_assert_uint_ge (spare, 4096);
-  guint64 next = 201;
-  while (raft_storage_get_stats (s).recycled == 0)
-    {
-      util_append_range (s, next, next, 1, 1, MAXLEN);
-      ck_assert_uint_lt (++next, 1000);
-    }
+  guint64 next = append_until_recycled (s, 201);
   ck_assert (!util_exists (dir, "spare-0.tmp"));
   ck_assert_uint_eq (util_count_files (dir, ".tmp"), spares - 1);
   g_autofree char *name = open_segment_name (dir);
@@ -746,12 +767,7 @@ START_TEST (test_recycle_compacted_segment)
   write_snapshot (dir, next - 1, 1, "catalog@end");
   RaftSnapshotMeta end = { next - 1, 1, { 0 } };
   ck_assert (raft_storage_compact (s, &end, &error));
-  guint64 recycled = raft_storage_get_stats (s).recycled;
-  while (raft_storage_get_stats (s).recycled == recycled)
-    {
-      util_append_range (s, next, next, 1, 1, MAXLEN);
-      ck_assert_uint_lt (++next, 2000);
-    }
+  next = append_until_recycled (s, next);
   util_append_range (s, next, next + 2, 1, 1, MAXLEN);
   next += 3;
   raft_storage_close (s);
@@ -781,22 +797,14 @@ START_TEST (test_recycle_compacted_segment)
   g_byte_array_unref (forged);
   util_write_file (dir, open_name, copy, len);
   g_free (copy);
-  s = util_open (dir, &opts, &rec);
-  ck_assert_uint_eq (rec.repairs->len, 1);
-  ck_assert_uint_eq (raft_storage_last_index (s), next - 1);
-  raft_storage_recovery_clear (&rec);
-  raft_storage_close (s);
+  expect_one_repair (dir, &opts, next - 1);
 
   gint64 last_record = g_array_index (scan.offsets, gint64, scan.n_records - 1);
   bytes[last_record + RAFT_SEGMENT_HEADER_SIZE] ^= 0x40;     /* its first data byte */
   util_write_file (dir, open_name, bytes, len);
   raft_segment_scan_clear (&scan);
   g_free (bytes);
-  s = util_open (dir, &opts, &rec);
-  ck_assert_uint_eq (rec.repairs->len, 1);
-  ck_assert_uint_eq (raft_storage_last_index (s), next - 2);
-  raft_storage_recovery_clear (&rec);
-  raft_storage_close (s);
+  expect_one_repair (dir, &opts, next - 2);
   util_rm_rf (dir);
   g_free (dir);
 }
