@@ -460,6 +460,8 @@ test_cluster_wait_leader (TestCluster *cluster, guint timeout_ms)
       g_usleep (20000);
     }
   while (g_get_monotonic_time () < deadline);
+  g_printerr ("no leader after %u ms\n", timeout_ms);
+  test_cluster_dump_logs (cluster);
   return -1;
 }
 

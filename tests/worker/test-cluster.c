@@ -9,7 +9,7 @@
 #include "cluster-harness.h"
 #include "minka-client.h"
 
-#define LEADER_TIMEOUT_MS 5000
+#define LEADER_TIMEOUT_MS TEST_CLUSTER_LEADER_TIMEOUT_MS
 #define PUT_TIMEOUT_MS 20000
 
 typedef struct {

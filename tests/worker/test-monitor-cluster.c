@@ -13,7 +13,7 @@
 START_TEST (test_three_monitors_agree)
 {
   TestCluster *c = test_cluster_new (3, FALSE);
-  int leader = test_cluster_wait_leader (c, 5000);
+  int leader = test_cluster_wait_leader (c, TEST_CLUSTER_LEADER_TIMEOUT_MS);
   ck_assert_int_ge (leader, 0);
   guint64 last = 0;
   for (guint i = 0; i < 5; i++)
