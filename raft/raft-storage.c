@@ -1383,7 +1383,12 @@ raft_storage_n_segments (RaftStorage *s)
 RaftStorageStats
 raft_storage_get_stats (RaftStorage *s)
 {
-  return s->stats;
+  RaftStorageStats stats = s->stats;
+  stats.log_bytes = s->log_bytes;
+  stats.spare_bytes = 0;
+  for (guint i = 0; i < s->spares->len; i++)
+    stats.spare_bytes += (guint64) g_array_index (s->spares, Spare, i).len;
+  return stats;
 }
 
 void

@@ -52,6 +52,10 @@ typedef struct {
   guint64 recycled;            /* open segments made from a compacted one */
   guint64 prealloc_fsyncs;     /* fsyncs made off the append path (zero fills made
                                   durable by raft_storage_prepare, segment closes) */
+  /* Gauges: disk space now held by the log segments (preallocated tails
+   * included) and by the compacted segments kept as spares. */
+  guint64 log_bytes;
+  guint64 spare_bytes;
 } RaftStorageStats;
 
 void raft_storage_recovery_clear (RaftStorageRecovery *recovery);

@@ -172,16 +172,22 @@ source_metrics (MonitorMetrics *m, gpointer user_data)
                            (double) worker->commits);
   monitor_metrics_counter (m, "minka_raft_elections_total", "Elections this worker started.", NULL,
                            (double) worker->elections);
-  monitor_metrics_counter (m, "minka_raft_fsyncs_total", "fsyncs of Raft log segments.", NULL,
-                           (double) storage.fsyncs);
-  monitor_metrics_histogram (m, "minka_raft_append_seconds",
+  monitor_metrics_histogram (m, "minka_raft_append_latency_seconds",
                              "Time from proposing an entry to applying it.", NULL, worker->append_seconds);
-  monitor_metrics_histogram (m, "minka_raft_fsync_seconds",
+  monitor_metrics_histogram (m, "minka_storage_fsync_latency_seconds",
                              "Time for each batch of log writes to become durable (write + fsync).",
                              NULL, worker->persist_seconds);
-  monitor_metrics_counter (m, "minka_bytes_in_total", "File bytes received from clients.", NULL,
+  monitor_metrics_counter (m, "minka_storage_fsyncs_total", "fsyncs of Raft log segments.", NULL,
+                           (double) storage.fsyncs);
+  monitor_metrics_gauge (m, "minka_storage_log_bytes",
+                         "Disk space of the Raft log segments, preallocated tails included.", NULL,
+                         (double) storage.log_bytes);
+  monitor_metrics_gauge (m, "minka_storage_spare_bytes",
+                         "Disk space of compacted log segments kept for reuse.", NULL,
+                         (double) storage.spare_bytes);
+  monitor_metrics_counter (m, "minka_net_bytes_in_total", "File bytes received from clients.", NULL,
                            (double) worker->upload_bytes);
-  monitor_metrics_counter (m, "minka_bytes_out_total", "File bytes sent to clients.", NULL,
+  monitor_metrics_counter (m, "minka_net_bytes_out_total", "File bytes sent to clients.", NULL,
                            (double) worker->download_bytes);
   monitor_metrics_gauge (m, "minka_files", "Files in the catalog.", NULL,
                          minka_catalog_n_files (worker->catalog));
@@ -192,7 +198,7 @@ source_metrics (MonitorMetrics *m, gpointer user_data)
                          minka_server_n_connections (worker->server));
   monitor_metrics_counter (m, "minka_requests_total", "Client requests received.", NULL,
                            (double) worker->requests);
-  monitor_metrics_gauge (m, "minka_resident_memory_bytes", "Resident set size.", NULL,
+  monitor_metrics_gauge (m, "minka_process_rss_bytes", "Resident set size.", NULL,
                          (double) minka_rss_bytes ());
 }
 

@@ -419,6 +419,71 @@ test_conn_request (TestConn *conn, JsonObject *header, GBytes *body, GError **er
     }
 }
 
+/* ---- the web monitor ----------------------------------------------------------------- */
+
+#define MONITOR_MAX_ANSWER (16u << 20)
+
+/* Reads until the server closes (HTTP/1.0), at most MONITOR_MAX_ANSWER. */
+static GByteArray *
+read_to_eof (GInputStream *in, GError **error)
+{
+  GByteArray *all = g_byte_array_new ();
+  guint8 buf[16384];
+  for (;;)
+    {
+      gssize n = g_input_stream_read (in, buf, sizeof buf, NULL, error);
+      if (n < 0 || all->len + (gsize) n > MONITOR_MAX_ANSWER)
+        {
+          if (n >= 0)
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE, "answer too large");
+          g_byte_array_unref (all);
+          return NULL;
+        }
+      if (n == 0)
+        return all;
+      g_byte_array_append (all, buf, (guint) n);
+    }
+}
+
+char *
+test_cluster_monitor_get (TestCluster *cluster, guint i, const char *path, GError **error)
+{
+  TestWorker *w = cluster->workers->pdata[i];
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_socket_client_set_timeout (client, IO_TIMEOUT_S);
+  g_autoptr (GSocketConnection) sock =
+    g_socket_client_connect_to_host (client, "127.0.0.1", w->monitor_port, NULL, error);
+  if (!sock)
+    return NULL;
+  g_autofree char *auth = NULL;
+  if (cluster->key)
+    {
+      gsize len = 0;
+      const guint8 *key = g_bytes_get_data (cluster->key, &len);
+      g_autofree char *hex = minka_auth_hex_encode (key, len);
+      auth = g_strdup_printf ("Authorization: Bearer %s\r\n", hex);
+    }
+  g_autofree char *request = g_strdup_printf ("GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n%s\r\n",
+                                              path, auth ? auth : "");
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (sock));
+  if (!g_output_stream_write_all (out, request, strlen (request), NULL, NULL, error))
+    return NULL;
+  GByteArray *answer = read_to_eof (g_io_stream_get_input_stream (G_IO_STREAM (sock)), error);
+  if (!answer)
+    return NULL;
+  g_byte_array_append (answer, (const guint8 *) "", 1);   /* NUL-terminate */
+  char *text = (char *) g_byte_array_free (answer, FALSE);
+  const char *body = strstr (text, "\r\n\r\n");
+  char *result = NULL;
+  if (!g_str_has_prefix (text, "HTTP/1.") || strlen (text) < 12 || strncmp (text + 8, " 200", 4) != 0
+      || !body)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "GET %s: %.60s", path, text);
+  else
+    result = g_strdup (body + 4);
+  g_free (text);
+  return result;
+}
+
 /* ---- cluster-level helpers ------------------------------------------------------------ */
 
 static TestConn *

@@ -45,10 +45,15 @@ void test_cluster_free (TestCluster *cluster);
 /* Index of the leader as its own STATUS says (-1 after @timeout_ms, with
  * every worker's log tail printed). */
 int test_cluster_wait_leader (TestCluster *cluster, guint timeout_ms);
-/* Prints the tail of every worker's log to stderr (on failures). */
 /* The current run's log of worker @i contains @needle. */
 gboolean test_cluster_log_contains (TestCluster *cluster, guint i, const char *needle);
+/* Prints the tail of every worker's log to stderr (on failures). */
 void test_cluster_dump_logs (TestCluster *cluster);
+/* GET @path from worker @i's web monitor (HTTP/1.0, with the cluster key as
+ * the bearer token when there is one): the body of a 200 answer, or NULL
+ * and @error. */
+char *test_cluster_monitor_get (TestCluster *cluster, guint i, const char *path,
+                                GError **error);
 
 /* A blocking connection that has passed HELLO. */
 typedef struct _TestConn TestConn;

@@ -1,7 +1,7 @@
 /* test-cluster.c — real minka-worker processes on 127.0.0.1: round trips,
  * kill -9 of the leader during writes, a full restart, a wiped follower,
- * membership changes, hostile input, and orphaned blobs collected.
- * Nothing acknowledged may be lost. */
+ * membership changes, hostile input, orphaned blobs collected, and a live
+ * worker's /metrics. Nothing acknowledged may be lost. */
 #include "config.h"
 #include <check.h>
 #include <string.h>
@@ -666,6 +666,94 @@ START_TEST (test_orphans_collected)
 }
 END_TEST
 
+/* The value of the sample @name (no labels) or @name{@labels} in @text. */
+static gboolean
+metric_value (const char *text, const char *series, double *value)
+{
+  g_autofree char *needle = g_strconcat ("\n", series, " ", NULL);
+  const char *at = strstr (text, needle);
+  if (!at)
+    return FALSE;
+  *value = g_ascii_strtod (at + strlen (needle), NULL);
+  return TRUE;
+}
+
+static double
+metric_expect (const char *text, guint w, const char *series)
+{
+  double value = 0;
+  ck_assert_msg (metric_value (text, series, &value), "w%u: no sample %s", w + 1, series);
+  return value;
+}
+
+/* A live worker's /metrics has every family docs/monitor.md lists, with
+ * values that agree with what the cluster did; without the token it is 401. */
+START_TEST (test_live_metrics)
+{
+  static const struct { const char *name, *type; } families[] = {
+    { "minka_raft_term", "gauge" }, { "minka_raft_role", "gauge" },
+    { "minka_raft_commit_index", "gauge" }, { "minka_raft_applied_index", "gauge" },
+    { "minka_raft_last_index", "gauge" }, { "minka_raft_proposals_total", "counter" },
+    { "minka_raft_commits_total", "counter" }, { "minka_raft_elections_total", "counter" },
+    { "minka_raft_append_latency_seconds", "histogram" },
+    { "minka_storage_fsync_latency_seconds", "histogram" },
+    { "minka_storage_fsyncs_total", "counter" }, { "minka_storage_log_bytes", "gauge" },
+    { "minka_storage_spare_bytes", "gauge" }, { "minka_net_bytes_in_total", "counter" },
+    { "minka_net_bytes_out_total", "counter" }, { "minka_requests_total", "counter" },
+    { "minka_files", "gauge" }, { "minka_blob_bytes", "gauge" }, { "minka_connections", "gauge" },
+    { "minka_process_rss_bytes", "gauge" }, { "minka_gc_deleted_blobs_total", "counter" },
+  };
+  TestCluster *c = test_cluster_new (3, TRUE);
+  int leader = test_cluster_wait_leader (c, LEADER_TIMEOUT_MS);
+  ck_assert_int_ge (leader, 0);
+  guint64 last = 0;
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr (GBytes) data = test_random_bytes (5000, 300 + i);
+      g_autofree char *name = g_strdup_printf ("metrics-%u.bin", i);
+      GError *error = NULL;
+      last = test_cluster_put (c, name, data, "metrics-test", i + 1, PUT_TIMEOUT_MS, &error);
+      ck_assert_msg (last > 0, "%s", error ? error->message : "");
+    }
+
+  for (guint w = 0; w < 3; w++)
+    {
+      g_autoptr (JsonArray) files = test_cluster_list (c, w, last, NULL, NULL);
+      ck_assert_ptr_nonnull (files);
+      GError *error = NULL;
+      g_autofree char *text = test_cluster_monitor_get (c, w, "/metrics", &error);
+      ck_assert_msg (text != NULL, "w%u: %s", w + 1, error ? error->message : "");
+      for (guint f = 0; f < G_N_ELEMENTS (families); f++)
+        {
+          g_autofree char *type_line = g_strdup_printf ("# TYPE %s %s\n", families[f].name,
+                                                        families[f].type);
+          ck_assert_msg (strstr (text, type_line) != NULL, "w%u: no %s", w + 1, type_line);
+        }
+      const char *role = (int) w == leader ? "leader" : "follower";
+      g_autofree char *role_series = g_strdup_printf ("minka_raft_role{role=\"%s\"}", role);
+      ck_assert (metric_expect (text, w, role_series) == 1);
+      ck_assert (metric_expect (text, w, "minka_files") == 3);
+      ck_assert (metric_expect (text, w, "minka_blob_bytes") == 3 * 5000);
+      ck_assert (metric_expect (text, w, "minka_raft_applied_index") >= (double) last);
+      ck_assert (metric_expect (text, w, "minka_storage_fsyncs_total") > 0);
+      ck_assert (metric_expect (text, w, "minka_storage_log_bytes") > 0);
+      ck_assert (metric_expect (text, w, "minka_process_rss_bytes") > 0);
+      if ((int) w == leader)
+        ck_assert (metric_expect (text, w, "minka_net_bytes_in_total") == 3 * 5000);
+    }
+
+  GBytes *key = c->key;
+  c->key = NULL;
+  GError *error = NULL;
+  g_autofree char *denied = test_cluster_monitor_get (c, 0, "/metrics", &error);
+  c->key = key;
+  ck_assert_ptr_null (denied);
+  ck_assert_msg (strstr (error->message, " 401") != NULL, "%s", error->message);
+  g_error_free (error);
+  test_cluster_free (c);
+}
+END_TEST
+
 /* One test case each, so one can be run alone: CK_RUN_CASE=wipe_join_remove. */
 static void
 add_case (Suite *s, const char *name, const TTest *test)
@@ -688,6 +776,7 @@ main (void)
   add_case (s, "one_frame_uploads", test_one_frame_uploads);
   add_case (s, "delete_right_after_put", test_delete_right_after_put);
   add_case (s, "orphans_collected", test_orphans_collected);
+  add_case (s, "live_metrics", test_live_metrics);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);
   int failed = srunner_ntests_failed (sr);
