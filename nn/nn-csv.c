@@ -512,6 +512,12 @@ csv_parse_class (CsvReader *r, CsvLoad *load, guint col, GError **error)
       csv_error_at (r, error, NN_ERROR_PARSE, r->field_line, col, _("missing value"));
       return FALSE;
     }
+  /* Classes are known by their valid UTF-8 form (invalid bytes become
+   * U+FFFD), so two labels that differ only in invalid bytes are one class:
+   * the table and the list must never disagree. */
+  g_autofree char *valid = g_utf8_validate (text, -1, NULL) ? NULL : g_utf8_make_valid (text, -1);
+  if (valid)
+    text = valid;
   gpointer found = g_hash_table_lookup (load->class_index, text);
   if (found)
     {
@@ -529,7 +535,7 @@ csv_parse_class (CsvReader *r, CsvLoad *load, guint col, GError **error)
       g_free (shown);
       return FALSE;
     }
-  char *name = g_utf8_make_valid (text, -1);
+  char *name = valid ? g_steal_pointer (&valid) : g_strdup (text);
   g_ptr_array_add (load->class_names, name);
   g_hash_table_insert (load->class_index, name, GUINT_TO_POINTER (load->class_names->len));
   load->row_label = load->class_names->len - 1;

@@ -297,6 +297,8 @@ read_names (JsonObject *obj, const char *name, guint want, char ***out,
       return FALSE;
     }
   char **names = g_new0 (char *, want + 1);
+  /* Columns and classes are found by name: each must be there once. */
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
   for (guint i = 0; i < want; i++)
     {
       JsonNode *el = json_array_get_element (arr, i);
@@ -309,6 +311,13 @@ read_names (JsonObject *obj, const char *name, guint want, char ***out,
           return FALSE;
         }
       names[i] = g_strdup (json_node_get_string (el));
+      if (!g_hash_table_add (seen, names[i]))
+        {
+          g_set_error (error, NN_ERROR, NN_ERROR_FORMAT,
+                       _("Model header: “%s” has “%s” twice"), name, names[i]);
+          g_strfreev (names);
+          return FALSE;
+        }
     }
   *out = names;
   return TRUE;
@@ -451,7 +460,12 @@ model_read_schema (NnModel *model, JsonObject *obj, GError **error)
     }
   double created = 0;
   if (node_number (json_object_get_member (obj, "created_unix"), &created))
-    model->created_unix = (gint64) created;
+    {
+      /* ±2^63 are exact doubles; a value outside cannot be converted. */
+      if (created < -9223372036854775808.0 || created >= 9223372036854775808.0)
+        return format_error (error, _("Model header: created_unix is out of range"));
+      model->created_unix = (gint64) created;
+    }
   return TRUE;
 }
 

@@ -161,6 +161,25 @@ START_TEST (test_integer_labels_sorted_numerically)
 }
 END_TEST
 
+/* Labels with invalid UTF-8 are known by their valid form (U+FFFD for each
+ * bad byte): "\x9c" twice and "\x9d" are one class, and every label is a
+ * valid class index (fuzz-csv once found labels left unmapped). */
+START_TEST (test_invalid_utf8_labels)
+{
+  GError *error = NULL;
+  NnDataset *ds = load ("f,label\n1,\x9c\n2,b\n3,\x9c\n4,\x9d\n5,b\n", "label",
+                        NN_TASK_CLASSIFICATION, &error);
+  ck_assert_msg (ds != NULL, "%s", error ? error->message : "");
+  ck_assert_uint_eq (ds->n_classes, 2);
+  ck_assert_str_eq (ds->class_names[0], "b");
+  ck_assert_str_eq (ds->class_names[1], "\xef\xbf\xbd");
+  const guint32 want[] = { 1, 0, 1, 1, 0 };
+  for (guint r = 0; r < G_N_ELEMENTS (want); r++)
+    ck_assert_uint_eq (ds->labels[r], want[r]);
+  nn_dataset_free (ds);
+}
+END_TEST
+
 START_TEST (test_known_classes)
 {
   const char *known[] = { "z", "y", NULL };
@@ -351,6 +370,7 @@ csv_suite (void)
   tcase_add_test (tc, test_quoting);
   tcase_add_test (tc, test_integer_labels_sorted_numerically);
   tcase_add_test (tc, test_known_classes);
+  tcase_add_test (tc, test_invalid_utf8_labels);
   tcase_add_test (tc, test_regression_and_no_label);
   tcase_add_test (tc, test_select_columns);
   tcase_add_test (tc, test_large_streamed);

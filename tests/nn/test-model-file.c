@@ -276,6 +276,13 @@ START_TEST (test_forged_headers)
   expect_forged_error (forge (m, 1, "\"scale\":[", "\"scale\":[\"a\",", -1), "scale");
   expect_forged_error (forge (m, 1, "\"normalization\":{", "\"normalization\":[{", -1), NULL);
   expect_forged_error (forge (m, 1, "\"test_accuracy\":", "\"test_accuracy\":\"x\",\"a\":", -1), "metric");
+  expect_forged_error (forge (m, 1, "\"setosa\",", "\"virginica\",", -1), "twice");
+  expect_forged_error (forge (m, 1, "\"sepal length\",", "\"wïdth\",", -1), "twice");
+  /* a creation time no gint64 holds (found by fuzz-model) */
+  expect_forged_error (forge (m, 1, "\"created_unix\":", "\"created_unix\":1e300,\"x\":", -1),
+                       "created_unix");
+  expect_forged_error (forge (m, 1, "\"created_unix\":", "\"created_unix\":-1e19,\"x\":", -1),
+                       "created_unix");
   expect_forged_error (forge (m, 1, "{", "[", -1), NULL);
   expect_forged_error (forge (m, 1, "{", "", -1), "JSON");
 }
