@@ -543,6 +543,13 @@ nn_model_deserialize (GBytes *bytes, GError **error)
     {
       guint32 bits = get_u32 (w + 4 * i);
       memcpy (&model->params[i], &bits, 4);
+      if (!isfinite (model->params[i]))
+        {
+          g_set_error (error, NN_ERROR, NN_ERROR_FORMAT,
+                       _("Model file has a weight that is not a finite number (parameter %u)"),
+                       (guint) i + 1);   /* < NN_MODEL_MAX_PARAMS */
+          return NULL;
+        }
     }
   return g_steal_pointer (&model);
 }

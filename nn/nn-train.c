@@ -732,6 +732,17 @@ trainer_check_data (NnTrainer *t, const NnDataset *ds, GError **error)
 
 /* ---- public entry points ----------------------------------------------- */
 
+/* FALSE once a step overflowed: NaN spreads through every later step and
+ * the loss hides it (a NaN probability counts as the smallest one). */
+static gboolean
+params_finite (const NnModel *model)
+{
+  for (gsize i = 0; i < model->n_params; i++)
+    if (!isfinite (model->params[i]))
+      return FALSE;
+  return TRUE;
+}
+
 gboolean
 nn_trainer_fit (NnTrainer *t, const NnDataset *ds,
                 const guint32 *train_rows, guint n_train,
@@ -775,6 +786,13 @@ nn_trainer_fit (NnTrainer *t, const NnDataset *ds,
         }
       gint64 e1 = g_get_monotonic_time ();
       params_sync (t, FALSE);
+      if (!params_finite (t->model))
+        {
+          g_set_error (error, NN_ERROR, NN_ERROR_INVALID,
+                       _("Training diverged in epoch %u: the weights are no longer finite "
+                         "numbers. Try a smaller learning rate."), epoch);
+          return FALSE;
+        }
 
       EvalResult val = trainer_eval (t, ds, val_rows, n_val);
       NnEpochReport report = {

@@ -278,6 +278,16 @@ START_TEST (test_forged_headers)
   expect_forged_error (forge (m, 1, "\"test_accuracy\":", "\"test_accuracy\":\"x\",\"a\":", -1), "metric");
   expect_forged_error (forge (m, 1, "\"setosa\",", "\"virginica\",", -1), "twice");
   expect_forged_error (forge (m, 1, "\"sepal length\",", "\"wïdth\",", -1), "twice");
+  /* weights that are not finite numbers (a diverged model) */
+  for (guint k = 0; k < 2; k++)
+    {
+      g_autoptr (NnModel) bad = make_model ();
+      bad->params[k == 0 ? 0 : bad->n_params - 1] = k == 0 ? NAN : -INFINITY;
+      g_autoptr (GBytes) b = nn_model_serialize (bad);
+      gsize len;
+      const guint8 *d = g_bytes_get_data (b, &len);
+      expect_format_error (d, len, "not a finite number");
+    }
   /* a creation time no gint64 holds (found by fuzz-model) */
   expect_forged_error (forge (m, 1, "\"created_unix\":", "\"created_unix\":1e300,\"x\":", -1),
                        "created_unix");

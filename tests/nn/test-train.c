@@ -407,6 +407,34 @@ START_TEST (test_cancel_and_bad_input)
 }
 END_TEST
 
+/* A learning rate far too large makes the weights overflow: fit() stops
+ * with an error at that epoch instead of returning a model of NaNs (whose
+ * loss looked finite: a NaN probability counts as the smallest one). */
+START_TEST (test_divergence_is_an_error)
+{
+  g_autoptr (NnDataset) ds = make_regression (200, 2);
+  for (guint i = 0; i < ds->n_rows; i++)
+    ds->targets[i] *= 1e6f;
+  guint32 rows[200];
+  for (guint i = 0; i < 200; i++)
+    rows[i] = i;
+  guint hidden[1] = { 16 };
+  g_autoptr (NnModel) m = nn_model_new (NN_TASK_REGRESSION, 3, hidden, 1, 1, NN_ACT_RELU, 1);
+  NnTrainConfig c;
+  nn_train_config_init (&c);
+  c.optimizer = NN_OPT_SGD;
+  c.learning_rate = 10.0f;
+  c.lr_schedule = NN_LR_CONSTANT;
+  c.epochs = 20;
+  c.threads = 2;
+  g_autoptr (NnTrainer) t = nn_trainer_new (m, &c);
+  g_autoptr (GError) error = NULL;
+  ck_assert (!nn_trainer_fit (t, ds, rows, 200, NULL, 0, NULL, NULL, &error));
+  ck_assert (g_error_matches (error, NN_ERROR, NN_ERROR_INVALID));
+  ck_assert_msg (strstr (error->message, "diverged") != NULL, "%s", error->message);
+}
+END_TEST
+
 static Suite *
 train_suite (void)
 {
@@ -421,6 +449,7 @@ train_suite (void)
   tcase_add_test (tc, test_lr_schedule);
   tcase_add_test (tc, test_run_batches);
   tcase_add_test (tc, test_cancel_and_bad_input);
+  tcase_add_test (tc, test_divergence_is_an_error);
   suite_add_tcase (s, tc);
   return s;
 }
