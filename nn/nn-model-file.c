@@ -12,6 +12,7 @@
 
 #include <glib/gi18n-lib.h>
 #include <json-glib/json-glib.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,7 +340,10 @@ read_float_array (JsonObject *obj, const char *name, guint want, float *out,
   for (guint i = 0; i < want; i++)
     {
       double v;
-      if (!node_number (json_array_get_element (arr, i), &v))
+      /* Past FLT_MAX a double has no float32 value (the conversion is
+       * undefined; in practice an infinity that would be written back as
+       * "inf", which is not JSON). */
+      if (!node_number (json_array_get_element (arr, i), &v) || fabs (v) > FLT_MAX)
         {
           g_set_error (error, NN_ERROR, NN_ERROR_FORMAT,
                        _("Model header: normalization “%s” item %u is not a finite number"),

@@ -274,6 +274,9 @@ START_TEST (test_forged_headers)
   expect_forged_error (forge (m, 1, "\"species\"", "[]", -1), "label_name");
   expect_forged_error (forge (m, 1, "\"shift\":[", "\"shift\":[1,", -1), "shift");
   expect_forged_error (forge (m, 1, "\"scale\":[", "\"scale\":[\"a\",", -1), "scale");
+  /* finite as a double, not as a float32 (found by fuzz-model) */
+  expect_forged_error (forge (m, 1, "\"shift\":[5.8000001907348633", "\"shift\":[1e39", -1),
+                       "shift");
   expect_forged_error (forge (m, 1, "\"normalization\":{", "\"normalization\":[{", -1), NULL);
   expect_forged_error (forge (m, 1, "\"test_accuracy\":", "\"test_accuracy\":\"x\",\"a\":", -1), "metric");
   expect_forged_error (forge (m, 1, "\"setosa\",", "\"virginica\",", -1), "twice");
