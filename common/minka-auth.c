@@ -289,7 +289,7 @@ handshake_fail (GTask *task, GError *error)
 static gboolean
 nonce_from_header (JsonObject *header, guint8 nonce[MINKA_AUTH_NONCE_LEN])
 {
-  const char *hex = json_object_get_string_member_with_default (header, "nonce", NULL);
+  const char *hex = minka_header_get_string (header, "nonce", NULL, NULL);
   return minka_auth_hex_decode (hex, nonce, MINKA_AUTH_NONCE_LEN);
 }
 
@@ -300,9 +300,8 @@ static void client_on_frame (GObject *source, GAsyncResult *result, gpointer dat
 static GError *
 client_error_from_frame (MinkaFrame *frame)
 {
-  const char *code = json_object_get_string_member_with_default (frame->header, "code", "");
-  const char *message = json_object_get_string_member_with_default (frame->header,
-                                                                    "message", "");
+  const char *code = minka_header_get_string (frame->header, "code", "", NULL);
+  const char *message = minka_header_get_string (frame->header, "message", "", NULL);
   return g_error_new (MINKA_AUTH_ERROR,
                       strcmp (code, "version") == 0 ? MINKA_AUTH_ERROR_VERSION
                                                     : MINKA_AUTH_ERROR_REJECTED,
@@ -316,7 +315,7 @@ client_check_ok (Handshake *hs, MinkaFrame *frame)
 {
   if (hs->key == NULL)
     return NULL;
-  const char *proof = json_object_get_string_member_with_default (frame->header, "proof", NULL);
+  const char *proof = minka_header_get_string (frame->header, "proof", NULL, NULL);
   if (hs->challenged && minka_auth_verify (hs->key, MINKA_AUTH_PROOF_SERVER, hs->server_nonce,
                                            hs->client_nonce, hs->role,
                                            MINKA_PROTOCOL_VERSION, proof))
@@ -477,7 +476,7 @@ server_on_auth (GObject *source, GAsyncResult *result, gpointer data)
                      _("Expected an AUTH frame answering the challenge"));
       return;
     }
-  const char *answer = json_object_get_string_member_with_default (frame->header, "answer", NULL);
+  const char *answer = minka_header_get_string (frame->header, "answer", NULL, NULL);
   if (answer == NULL)
     server_reject (task, "auth_failed", MINKA_AUTH_ERROR_DENIED,
                    _("Authentication failed: this cluster needs a key"));
@@ -504,7 +503,7 @@ server_on_hello (GObject *source, GAsyncResult *result, gpointer data)
   JsonObject *hello = frame->header;
   JsonNode *version = json_object_get_member (hello, "version");
   if (strcmp (minka_frame_get_frame_type (frame), "HELLO") != 0
-      || !minka_auth_role_from_string (json_object_get_string_member_with_default (hello, "role", NULL),
+      || !minka_auth_role_from_string (minka_header_get_string (hello, "role", NULL, NULL),
                                        &hs->role)
       || version == NULL || json_node_get_value_type (version) != G_TYPE_INT64
       || !nonce_from_header (hello, hs->client_nonce))
@@ -558,6 +557,6 @@ minka_auth_server_finish (MinkaFrameConnection *conn, GAsyncResult *result,
   g_return_val_if_fail (g_task_is_valid (result, conn), NULL);
   JsonObject *hello = g_task_propagate_pointer (G_TASK (result), error);
   if (hello != NULL && role != NULL)
-    minka_auth_role_from_string (json_object_get_string_member (hello, "role"), role);
+    minka_auth_role_from_string (minka_header_get_string (hello, "role", NULL, NULL), role);
   return hello;
 }

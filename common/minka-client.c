@@ -78,21 +78,17 @@ minka_file_info_free (MinkaFileInfo *info)
 static gboolean
 json_get_uint (JsonObject *object, const char *member, guint64 *out)
 {
-  JsonNode *node = json_object_get_member (object, member);
-  if (node == NULL || json_node_get_value_type (node) != G_TYPE_INT64
-      || json_node_get_int (node) < 0)
+  gint64 v = minka_header_get_int (object, member, -1, NULL);
+  if (v < 0)
     return FALSE;
-  *out = (guint64) json_node_get_int (node);
+  *out = (guint64) v;
   return TRUE;
 }
 
 static const char *
 json_get_string (JsonObject *object, const char *member)
 {
-  JsonNode *node = json_object_get_member (object, member);
-  if (node == NULL || json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
+  return minka_header_get_string (object, member, NULL, NULL);
 }
 
 static JsonObject *
@@ -404,8 +400,8 @@ on_conn_frame (GObject *source, GAsyncResult *result, gpointer data)
       /* An error about the connection itself: the server closes it next. */
       g_autoptr (GError) closing = g_error_new (MINKA_CLIENT_ERROR, MINKA_CLIENT_ERROR_REMOTE,
                                                 _("Worker %s: %s"), conn->address,
-                                                json_object_get_string_member_with_default (
-                                                  frame->header, "message", "?"));
+                                                minka_header_get_string (frame->header, "message",
+                                                                         "?", NULL));
       conn_fail (conn, closing);
     }
   else

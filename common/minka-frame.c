@@ -47,6 +47,36 @@ minka_frame_get_id (const MinkaFrame *frame)
   return id >= 0 ? id : -1;
 }
 
+/* The member @name if it holds a value of @type; NULL if absent or null;
+ * else NULL with *@bad set. */
+static JsonNode *
+header_member_of_type (JsonObject *header, const char *name, GType type, const char **bad)
+{
+  JsonNode *node = json_object_get_member (header, name);
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return NULL;
+  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == type)
+    return node;
+  if (bad != NULL && *bad == NULL)
+    *bad = name;
+  return NULL;
+}
+
+gint64
+minka_header_get_int (JsonObject *header, const char *name, gint64 fallback, const char **bad)
+{
+  JsonNode *node = header_member_of_type (header, name, G_TYPE_INT64, bad);
+  return node ? json_node_get_int (node) : fallback;
+}
+
+const char *
+minka_header_get_string (JsonObject *header, const char *name, const char *fallback,
+                         const char **bad)
+{
+  JsonNode *node = header_member_of_type (header, name, G_TYPE_STRING, bad);
+  return node ? json_node_get_string (node) : fallback;
+}
+
 JsonObject *
 minka_frame_header_new (const char *type)
 {

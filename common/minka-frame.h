@@ -42,6 +42,16 @@ const char *minka_frame_get_frame_type (const MinkaFrame *frame);
 /* The "id" member if it is a non-negative integer, else -1. */
 gint64 minka_frame_get_id (const MinkaFrame *frame);
 
+/* Members of a header the other side sent. Absent or null gives
+ * @fallback; a member of another JSON type gives @fallback too and, when
+ * @bad is not NULL and still NULL, sets *@bad to @name, so that a handler
+ * reading several can answer once, naming the first wrong one. Unlike
+ * json-glib's accessors, no input makes these log a critical. */
+gint64 minka_header_get_int (JsonObject *header, const char *name, gint64 fallback,
+                             const char **bad);
+const char *minka_header_get_string (JsonObject *header, const char *name,
+                                     const char *fallback, const char **bad);
+
 /* New header objects (caller owns the reference). A reply copies the
  * request's "id", whatever its JSON type. */
 JsonObject *minka_frame_header_new (const char *type);

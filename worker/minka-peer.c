@@ -495,7 +495,7 @@ bulk_read (BulkLane *lane, GAsyncReadyCallback cb)
 static const char *
 frame_error_message (const MinkaFrame *frame)
 {
-  const char *msg = json_object_get_string_member_with_default (frame->header, "message", NULL);
+  const char *msg = minka_header_get_string (frame->header, "message", NULL, NULL);
   return msg ? msg : minka_frame_get_frame_type (frame);
 }
 
@@ -653,7 +653,7 @@ handle_fetch_frame (BulkLane *lane, BulkOp *op, MinkaFrame *frame)
   GError *error = NULL;
   if (strcmp (type, "BLOB_OK") == 0 && !op->writer)
     {
-      gint64 size = json_object_get_int_member_with_default (frame->header, "size", -1);
+      gint64 size = minka_header_get_int (frame->header, "size", -1, NULL);
       op->writer = minka_blob_writer_new (op->store, op->sha256, size, &error);
       if (op->writer)
         fetch_read_next (lane);

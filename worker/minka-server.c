@@ -3,6 +3,7 @@
 #include "minka-server.h"
 #include "minka-compat.h"
 
+#include <glib/gi18n-lib.h>
 #include <string.h>
 
 #define MAX_CONNECTIONS 1024
@@ -158,6 +159,13 @@ minka_conn_send_error (MinkaConn *conn, JsonObject *request, const char *code,
   minka_conn_send (conn, header, NULL, NULL, NULL);
 }
 
+void
+minka_conn_send_bad_member (MinkaConn *conn, JsonObject *request, const char *name)
+{
+  g_autofree char *message = g_strdup_printf (_("The request's “%s” has the wrong type"), name);
+  minka_conn_send_error (conn, request, "bad_request", message);
+}
+
 static void
 on_authenticated (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -178,9 +186,9 @@ on_authenticated (GObject *source, GAsyncResult *result, gpointer user_data)
   conn->authenticated = TRUE;
   if (role == MINKA_AUTH_ROLE_PEER)
     {
-      const char *channel = json_object_get_string_member_with_default (hello, "channel", "control");
+      const char *channel = minka_header_get_string (hello, "channel", "control", NULL);
       conn->kind = g_strcmp0 (channel, "bulk") == 0 ? MINKA_CONN_PEER_BULK : MINKA_CONN_PEER_CONTROL;
-      conn->peer_name = g_strdup (json_object_get_string_member_with_default (hello, "node", "?"));
+      conn->peer_name = g_strdup (minka_header_get_string (hello, "node", "?", NULL));
       minka_frame_connection_set_timeouts (conn->frames, 0, FRAME_TIMEOUT_MS);
     }
   else

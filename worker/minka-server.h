@@ -59,5 +59,7 @@ void minka_conn_send (MinkaConn *conn, JsonObject *header, GBytes *body,
 /* Shorthands: an ERROR reply to @request, a NOT_LEADER reply. */
 void minka_conn_send_error (MinkaConn *conn, JsonObject *request, const char *code,
                             const char *message);
+/* bad_request, naming the request member @name that has the wrong JSON type. */
+void minka_conn_send_bad_member (MinkaConn *conn, JsonObject *request, const char *name);
 
 G_END_DECLS

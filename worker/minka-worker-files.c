@@ -120,7 +120,7 @@ static Upload *
 find_upload (MinkaConn *conn, JsonObject *header)
 {
   ClientState *state = client_state (conn);
-  gint64 handle = json_object_get_int_member_with_default (header, "upload", -1);
+  gint64 handle = minka_header_get_int (header, "upload", -1, NULL);   /* else: unknown upload */
   return handle < 0 ? NULL : g_hash_table_lookup (state->uploads, &handle);
 }
 
@@ -201,11 +201,17 @@ put_begin (MinkaWorker *worker, MinkaConn *conn, MinkaFrame *frame)
       minka_worker_reply_not_leader (worker, conn, req);
       return TRUE;
     }
-  const char *name = json_object_get_string_member_with_default (req, "name", NULL);
-  const char *client = json_object_get_string_member_with_default (req, "client", "");
-  gint64 size = json_object_get_int_member_with_default (req, "size", -1);
-  gint64 seq = json_object_get_int_member_with_default (req, "seq", 0);
+  const char *bad = NULL;
+  const char *name = minka_header_get_string (req, "name", NULL, &bad);
+  const char *client = minka_header_get_string (req, "client", "", &bad);
+  gint64 size = minka_header_get_int (req, "size", -1, &bad);
+  gint64 seq = minka_header_get_int (req, "seq", 0, &bad);
   GError *error = NULL;
+  if (bad)
+    {
+      minka_conn_send_bad_member (conn, req, bad);
+      return TRUE;
+    }
   if (size < 0 || (guint64) size > MAX_FILE_SIZE || seq < 0)
     {
       minka_conn_send_error (conn, req, "bad_request", _("PUT_BEGIN needs a size and a sequence number"));
@@ -403,7 +409,7 @@ on_upload_stored (GObject *source, GAsyncResult *result, gpointer user_data)
   GError *error = NULL;
   char *name = minka_blob_io_finish_finish (result, &error);
   g_clear_pointer (&u->writer, minka_blob_writer_free);
-  const char *expected = json_object_get_string_member_with_default (u->end_request, "sha256", NULL);
+  const char *expected = minka_header_get_string (u->end_request, "sha256", NULL, NULL);
   if (!name)
     {
       upload_fail (u, NULL, g_error_matches (error, MINKA_BLOB_ERROR, MINKA_BLOB_ERROR_NO_SPACE)
@@ -538,7 +544,7 @@ minka_worker_files_store_inline (MinkaWorker *worker, const char *sha256, GBytes
 static gboolean
 put_end_inline (MinkaWorker *worker, Upload *u, JsonObject *req)
 {
-  const char *expected = json_object_get_string_member_with_default (req, "sha256", NULL);
+  const char *expected = minka_header_get_string (req, "sha256", NULL, NULL);   /* put_end () */
   if (expected && !minka_blob_name_is_valid (expected))
     {
       upload_fail (u, req, "bad_request", _("Invalid SHA-256"));
@@ -572,6 +578,13 @@ put_end (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
       return TRUE;
     }
   u->end_request = json_object_ref (req);
+  const char *bad = NULL;
+  minka_header_get_string (req, "sha256", NULL, &bad);
+  if (bad)
+    {
+      upload_fail (u, req, "bad_request", _("Invalid SHA-256"));
+      return TRUE;
+    }
   if (u->received != u->size)
     {
       g_autofree char *msg = g_strdup_printf (_("Received %llu bytes of %llu"),
@@ -679,10 +692,10 @@ download_next (Download *d)
 static const MinkaFileRecord *
 find_record (MinkaWorker *worker, JsonObject *req)
 {
-  gint64 id = json_object_get_int_member_with_default (req, "file", -1);
+  gint64 id = minka_header_get_int (req, "file", -1, NULL);
   if (id >= 0)
     return minka_catalog_lookup (worker->catalog, (guint64) id);
-  const char *name = json_object_get_string_member_with_default (req, "name", NULL);
+  const char *name = minka_header_get_string (req, "name", NULL, NULL);
   if (!name)
     return NULL;
   g_autoptr (GPtrArray) same = minka_catalog_find_by_name (worker->catalog, name);
@@ -716,9 +729,8 @@ get_file (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
   Download *d = g_new0 (Download, 1);
   d->worker = worker;
   d->conn = minka_conn_ref (conn);
-  d->id = json_node_copy (json_object_get_member (req, "id"));
-  if (!d->id)
-    d->id = json_node_init_int (json_node_alloc (), -1);
+  JsonNode *id = json_object_get_member (req, "id");
+  d->id = id ? json_node_copy (id) : json_node_init_int (json_node_alloc (), -1);
   d->sha256 = g_strdup (record->sha256);
   d->size = record->size;
   d->memory = pending ? g_bytes_ref (pending) : NULL;
@@ -878,7 +890,7 @@ serve_next (Serve *s)
 static gboolean
 blob_fetch (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
 {
-  const char *sha = json_object_get_string_member_with_default (req, "sha256", "");
+  const char *sha = minka_header_get_string (req, "sha256", "", NULL);
   gint64 size = minka_blob_name_is_valid (sha) ? minka_blob_store_size (worker->blobs, sha, NULL) : -1;
   if (size < 0)
     {
@@ -910,8 +922,8 @@ minka_worker_files_bulk_frame (MinkaWorker *worker, MinkaConn *conn, MinkaFrame 
 
   if (strcmp (type, "BLOB_PUSH") == 0)
     {
-      const char *sha = json_object_get_string_member_with_default (h, "sha256", "");
-      gint64 size = json_object_get_int_member_with_default (h, "size", -1);
+      const char *sha = minka_header_get_string (h, "sha256", "", NULL);
+      gint64 size = minka_header_get_int (h, "size", -1, NULL);
       if (minka_blob_store_has (worker->blobs, sha))
         {
           /* The leader counts us as a holder from here: a blob the

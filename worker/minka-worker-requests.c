@@ -35,8 +35,8 @@ typedef struct {
 static void
 list_reply (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
 {
-  gint64 after = json_object_get_int_member_with_default (req, "after", 0);
-  gint64 limit = json_object_get_int_member_with_default (req, "limit", LIST_LIMIT_MAX);
+  gint64 after = minka_header_get_int (req, "after", 0, NULL);     /* checked by list () */
+  gint64 limit = minka_header_get_int (req, "limit", LIST_LIMIT_MAX, NULL);
   limit = CLAMP (limit, 1, LIST_LIMIT_MAX);
 
   g_autoptr (GPtrArray) files = minka_catalog_list_files (worker->catalog);
@@ -76,7 +76,7 @@ static gboolean
 list_wait_poll (gpointer user_data)
 {
   ListWait *w = user_data;
-  gint64 min_index = json_object_get_int_member_with_default (w->req, "min_index", 0);
+  gint64 min_index = minka_header_get_int (w->req, "min_index", 0, NULL);
   gboolean caught_up = (gint64) minka_node_applied_index (w->worker->node) >= min_index;
   if (!caught_up && g_get_monotonic_time () < w->deadline && !minka_conn_is_closed (w->conn))
     return G_SOURCE_CONTINUE;
@@ -96,7 +96,15 @@ list_wait_poll (gpointer user_data)
 static gboolean
 list (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
 {
-  gint64 min_index = json_object_get_int_member_with_default (req, "min_index", 0);
+  const char *bad = NULL;
+  gint64 min_index = minka_header_get_int (req, "min_index", 0, &bad);
+  minka_header_get_int (req, "after", 0, &bad);
+  minka_header_get_int (req, "limit", 0, &bad);
+  if (bad)
+    {
+      minka_conn_send_bad_member (conn, req, bad);
+      return TRUE;
+    }
   if (min_index <= (gint64) minka_node_applied_index (worker->node))
     {
       list_reply (worker, conn, req);
@@ -170,9 +178,15 @@ delete_file (MinkaWorker *worker, MinkaConn *conn, JsonObject *req)
       minka_worker_reply_not_leader (worker, conn, req);
       return TRUE;
     }
-  gint64 id = json_object_get_int_member_with_default (req, "file", -1);
-  gint64 seq = json_object_get_int_member_with_default (req, "seq", 0);
-  const char *client = json_object_get_string_member_with_default (req, "client", "");
+  const char *bad = NULL;
+  gint64 id = minka_header_get_int (req, "file", -1, &bad);
+  gint64 seq = minka_header_get_int (req, "seq", 0, &bad);
+  const char *client = minka_header_get_string (req, "client", "", &bad);
+  if (bad)
+    {
+      minka_conn_send_bad_member (conn, req, bad);
+      return TRUE;
+    }
   if (id < 0 || seq < 0)
     {
       minka_conn_send_error (conn, req, "bad_request", _("DELETE needs a file ID"));
@@ -238,8 +252,14 @@ cluster_change (MinkaWorker *worker, MinkaConn *conn, JsonObject *req, gboolean 
       minka_worker_reply_not_leader (worker, conn, req);
       return TRUE;
     }
-  const char *name = json_object_get_string_member_with_default (req, "name", "");
-  const char *address = json_object_get_string_member_with_default (req, "address", "");
+  const char *bad = NULL;
+  const char *name = minka_header_get_string (req, "name", "", &bad);
+  const char *address = minka_header_get_string (req, "address", "", &bad);
+  if (bad)
+    {
+      minka_conn_send_bad_member (conn, req, bad);
+      return TRUE;
+    }
   MinkaAddress parsed = { 0 };
   GError *error = NULL;
   if (!minka_config_name_is_valid (name)

@@ -412,8 +412,8 @@ minka_worker_snapshot_bulk_frame (MinkaWorker *worker, MinkaConn *conn, MinkaFra
 
   if (strcmp (type, "SNAPSHOT_PUSH") == 0)
     {
-      gint64 index = json_object_get_int_member_with_default (frame->header, "index", -1);
-      gint64 size = json_object_get_int_member_with_default (frame->header, "size", -1);
+      gint64 index = minka_header_get_int (frame->header, "index", -1, NULL);
+      gint64 size = minka_header_get_int (frame->header, "size", -1, NULL);
       if (index <= 0 || size <= 0)
         {
           minka_conn_send_error (conn, frame->header, "bad_request", "bad SNAPSHOT_PUSH");

@@ -41,14 +41,39 @@ write_config (TestCluster *cluster)
   g_string_free (ini, TRUE);
 }
 
+static gboolean
+port_taken (TestCluster *cluster, guint16 port)
+{
+  for (guint i = 0; i < cluster->workers->len; i++)
+    {
+      TestWorker *w = cluster->workers->pdata[i];
+      if (w->port == port || w->monitor_port == port)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* A free port no worker of @cluster has: the kernel may hand the same
+ * ephemeral port out twice in a row once its probe socket is closed (the
+ * config then names one address twice and every worker refuses it). */
+static guint16
+cluster_free_port (TestCluster *cluster, guint16 also_taken)
+{
+  guint16 port;
+  do
+    port = free_port ();
+  while (port == also_taken || port_taken (cluster, port));
+  return port;
+}
+
 static TestWorker *
 worker_new (TestCluster *cluster, guint number)
 {
   TestWorker *w = g_new0 (TestWorker, 1);
   w->name = g_strdup_printf ("w%u", number);
   w->data_dir = g_build_filename (cluster->dir, w->name, NULL);
-  w->port = free_port ();
-  w->monitor_port = free_port ();
+  w->port = cluster_free_port (cluster, 0);
+  w->monitor_port = cluster_free_port (cluster, w->port);
   g_ptr_array_add (cluster->workers, w);
   return w;
 }
@@ -391,6 +416,9 @@ test_conn_new (guint16 port, GBytes *key, GError **error)
   GSocketConnection *sock = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, error);
   if (!sock)
     return NULL;
+  /* A header and its body go out in two writes: without this the second
+   * waits for the worker's delayed ACK (40 ms). */
+  minka_socket_set_nodelay (g_socket_connection_get_socket (sock));
   TestConn *conn = g_new0 (TestConn, 1);
   conn->sock = sock;
   conn->parser = minka_frame_parser_new ();

@@ -38,9 +38,8 @@ void test_cluster_start (TestCluster *cluster, guint i);
 void test_cluster_kill (TestCluster *cluster, guint i);       /* kill -9 */
 void test_cluster_wipe (TestCluster *cluster, guint i);       /* delete its data dir */
 void test_cluster_free (TestCluster *cluster);
-/* How long tests wait for a leader. A limit, not a measurement: under the
- * sanitizers, beside other tests' fsyncs on a 2-core CI machine, a first
- * election once took longer than 5 s. */
+/* How long tests wait for a leader: a limit, not a measurement (three
+ * sanitizer-built workers starting beside other tests on two cores). */
 #define TEST_CLUSTER_LEADER_TIMEOUT_MS 20000
 /* Index of the leader as its own STATUS says (-1 after @timeout_ms, with
  * every worker's log tail printed). */
