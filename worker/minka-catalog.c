@@ -6,6 +6,7 @@
  * serialisation can run on another thread while the catalog changes. */
 #include "config.h"
 #include "minka-catalog.h"
+#include "minka-frame.h"
 #include "minka-sha256.h"
 
 #include <string.h>
@@ -341,11 +342,7 @@ minka_catalog_command_delete_file (const char *client, guint64 seq, guint64 file
 static gboolean
 get_uint (JsonObject *obj, const char *member, guint64 *out)
 {
-  JsonNode *node = json_object_get_member (obj, member);
-  if (!node || !JSON_NODE_HOLDS_VALUE (node)
-      || json_node_get_value_type (node) != G_TYPE_INT64)
-    return FALSE;
-  gint64 v = json_node_get_int (node);
+  gint64 v = minka_header_get_int (obj, member, -1, NULL);
   if (v < 0)
     return FALSE;
   *out = (guint64) v;
@@ -355,11 +352,7 @@ get_uint (JsonObject *obj, const char *member, guint64 *out)
 static const char *
 get_string (JsonObject *obj, const char *member)
 {
-  JsonNode *node = json_object_get_member (obj, member);
-  if (!node || !JSON_NODE_HOLDS_VALUE (node)
-      || json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
+  return minka_header_get_string (obj, member, NULL, NULL);
 }
 
 static void
