@@ -224,9 +224,11 @@ raft_message_decode (GBytes *bytes, RaftMessage *out, GError **error)
   memset (out, 0, sizeof *out);
   if (bytes)
     r.p = g_bytes_get_data (bytes, &size);
+  if (!r.p)                 /* no bytes (NULL + 0 is not a pointer sum C allows) */
+    goto bad;
   r.end = r.p + size;
   r.bytes = bytes;
-  if (!r.p || !decode_header (&r, out) || !decode_entries (&r, out))
+  if (!decode_header (&r, out) || !decode_entries (&r, out))
     goto bad;
   if (out->type == RAFT_MSG_SNAPSHOT && !decode_snapshot (&r, out))
     goto bad;

@@ -87,7 +87,7 @@ raft_config_decode (GBytes *bytes, RaftConfig *out, GError **error)
 {
   gsize size = 0;
   const guint8 *p = bytes ? g_bytes_get_data (bytes, &size) : NULL;
-  const guint8 *end = p + size;
+  const guint8 *end = p ? p + size : NULL;   /* NULL + 0 is not a sum C allows */
   guint32 count = 0;
 
   memset (out, 0, sizeof *out);

@@ -288,6 +288,11 @@ START_TEST (test_message_truncated_and_extended)
       g_bytes_unref (b);
       raft_message_clear (&m);
     }
+  /* No bytes at all (empty GBytes have no data pointer: found by fuzz-frame). */
+  RaftMessage none;
+  RaftConfig config;
+  ck_assert (!raft_message_decode (NULL, &none, NULL));
+  ck_assert (!raft_config_decode (NULL, &config, NULL));
 }
 END_TEST
 
