@@ -305,6 +305,29 @@ minka_cpu_count (void)
   return MAX (1u, g_get_num_processors ());
 }
 
+guint64
+minka_raise_file_limit (guint64 want)
+{
+#ifdef G_OS_WIN32
+  (void) want;
+  return 0;
+#else
+  struct rlimit limit;
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
+    return 0;
+  rlim_t target = (rlim_t) want;
+  if (limit.rlim_max != RLIM_INFINITY && target > limit.rlim_max)
+    target = limit.rlim_max;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < target)
+    {
+      struct rlimit raised = { target, limit.rlim_max };
+      if (setrlimit (RLIMIT_NOFILE, &raised) == 0)
+        limit.rlim_cur = target;
+    }
+  return limit.rlim_cur == RLIM_INFINITY ? G_MAXUINT64 : (guint64) limit.rlim_cur;
+#endif
+}
+
 /* ---- unbuffered files ---------------------------------------------------- */
 
 struct _MinkaFile

@@ -60,6 +60,11 @@ void minka_console_use_utf8 (void);
 
 /* Number of logical processors available to this process. */
 guint minka_cpu_count (void);
+/* Raises this process's soft limit on open files towards its hard limit,
+ * to at most @want, and returns the limit now in force (0 where there is
+ * none to read, as on Windows). A worker holds one descriptor per
+ * connection, log segment and file being written. */
+guint64 minka_raise_file_limit (guint64 want);
 
 /* Unbuffered file I/O with the durability calls GLib lacks (fsync of an
  * open file, truncate, positioned writes). Errors are G_FILE_ERROR; a full

@@ -12,6 +12,11 @@
 
 #define MAX_FILE_SIZE (G_GUINT64_CONSTANT (1) << 40)     /* 1 TiB */
 #define FETCH_RETRY_MS 500
+/* Uploads in progress: each holds a file (or up to 64 KiB) until it ends.
+ * These bound what clients can make a worker hold open; past them the
+ * answer is "busy" and clients retry. */
+#define MAX_UPLOADS_PER_CONN 256
+#define MAX_UPLOADS_OPEN 4096
 
 /* ---- uploads (leader) ------------------------------------------------------------ */
 
@@ -55,6 +60,7 @@ upload_unref (Upload *u)
 {
   if (--u->refs > 0)
     return;
+  u->worker->uploads_open--;
   g_clear_pointer (&u->writer, minka_blob_writer_free);
   g_clear_pointer (&u->inline_data, g_byte_array_unref);
   g_clear_pointer (&u->content, g_bytes_unref);
@@ -162,6 +168,7 @@ put_begin_register (MinkaWorker *worker, MinkaConn *conn, const char *name, cons
   Upload *u = g_new0 (Upload, 1);
   u->refs = 1;
   u->worker = worker;
+  worker->uploads_open++;
   u->conn = minka_conn_ref (conn);
   u->handle = ++state->next_handle;
   u->name = g_strdup (name);
@@ -170,7 +177,7 @@ put_begin_register (MinkaWorker *worker, MinkaConn *conn, const char *name, cons
   u->size = size;
   u->writer = writer;
   if (!writer)
-    u->inline_data = g_byte_array_sized_new ((guint) size);
+    u->inline_data = g_byte_array_new ();   /* grows with what arrives, not what is announced */
   u->holders = g_array_new (FALSE, FALSE, sizeof (RaftNodeId));
   guint64 *key = g_new (guint64, 1);
   *key = u->handle;
@@ -223,6 +230,12 @@ put_begin (MinkaWorker *worker, MinkaConn *conn, MinkaFrame *frame)
     {
       minka_conn_send_error (conn, req, "bad_name", error->message);
       g_error_free (error);
+      return TRUE;
+    }
+  if (g_hash_table_size (client_state (conn)->uploads) >= MAX_UPLOADS_PER_CONN
+      || worker->uploads_open >= MAX_UPLOADS_OPEN)
+    {
+      minka_conn_send_error (conn, req, "busy", _("Too many uploads in progress; try again"));
       return TRUE;
     }
   MinkaBlobWriter *writer = NULL;

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <glib/gi18n-lib.h>
 
+#define WORKER_FILE_LIMIT 16384
+#define WORKER_FILE_LIMIT_LOW 2048
+
 typedef struct {
   GMainLoop *loop;
   MinkaWorker *worker;
@@ -79,6 +82,13 @@ main (int argc, char **argv)
       g_printerr (_("minka-worker: --threads and --snapshot-every cannot be negative\n"));
       return 2;
     }
+
+  /* A descriptor per connection (the server takes up to 1024), log segment
+   * and file being written: Linux's default soft limit of 1024 is too few. */
+  guint64 file_limit = minka_raise_file_limit (WORKER_FILE_LIMIT);
+  if (file_limit != 0 && file_limit < WORKER_FILE_LIMIT_LOW)
+    g_warning ("only %" G_GUINT64_FORMAT " files may be open at once (ulimit -n): "
+               "under many connections some will be refused", file_limit);
 
   g_autoptr (MinkaClusterConfig) config = minka_cluster_config_load (config_path, &error);
   if (!config)

@@ -88,6 +88,7 @@ struct _MinkaWorker
   guint64 requests;
   guint64 uploads;
   guint64 upload_bytes;
+  guint uploads_open;              /* uploads begun and not yet freed (each may hold a file) */
   guint64 download_bytes;
   guint64 commits;
   guint64 elections;

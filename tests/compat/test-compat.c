@@ -79,6 +79,19 @@ START_TEST (test_rss_and_cpus)
 }
 END_TEST
 
+/* The limit never goes down, and goes up when the hard limit allows. */
+START_TEST (test_file_limit)
+{
+  guint64 now = minka_raise_file_limit (16);
+  if (now == 0)
+    return;                         /* nothing to read here (Windows) */
+  ck_assert_uint_ge (now, 16);
+  guint64 raised = minka_raise_file_limit (now + 1);
+  ck_assert_uint_ge (raised, now);
+  ck_assert_uint_eq (minka_raise_file_limit (16), raised);
+}
+END_TEST
+
 START_TEST (test_kill_child)
 {
   GError *error = NULL;
@@ -106,6 +119,7 @@ compat_suite (void)
   tcase_add_test (tc, test_file_write_read_truncate);
   tcase_add_test (tc, test_file_exclusive_and_missing);
   tcase_add_test (tc, test_rss_and_cpus);
+  tcase_add_test (tc, test_file_limit);
   tcase_add_test (tc, test_kill_child);
   suite_add_tcase (s, tc);
   return s;

@@ -366,6 +366,45 @@ START_TEST (test_hostile_input)
 }
 END_TEST
 
+/* One connection can have at most 256 uploads begun and not ended: the
+ * next PUT_BEGIN is "busy" (clients retry), and a new connection can
+ * upload again once the first is gone (its uploads are dropped). */
+START_TEST (test_upload_limit)
+{
+  TestCluster *c = test_cluster_new (3, TRUE);
+  int leader = test_cluster_wait_leader (c, LEADER_TIMEOUT_MS);
+  ck_assert_int_ge (leader, 0);
+  TestWorker *lw = c->workers->pdata[leader];
+  GError *error = NULL;
+  TestConn *conn = test_conn_new (lw->port, c->key, &error);
+  ck_assert_msg (conn != NULL, "%s", error ? error->message : "");
+  const char *code = NULL;
+  guint begun = 0;
+  for (; begun <= 300; begun++)
+    {
+      g_autoptr (JsonObject) req = minka_frame_header_new ("PUT_BEGIN");
+      g_autofree char *name = g_strdup_printf ("open-%u.bin", begun);
+      json_object_set_string_member (req, "name", name);
+      json_object_set_int_member (req, "size", begun % 2 ? 100 : 1 << 20);   /* buffer or file */
+      g_autoptr (MinkaFrame) reply = test_conn_request (conn, req, NULL, &error);
+      ck_assert_msg (reply != NULL, "%s", error ? error->message : "");
+      if (strcmp (minka_frame_get_frame_type (reply), "PUT_READY") != 0)
+        {
+          ck_assert_str_eq (minka_frame_get_frame_type (reply), "ERROR");
+          code = json_object_get_string_member (reply->header, "code");
+          ck_assert_str_eq (code, "busy");
+          break;
+        }
+    }
+  ck_assert_uint_eq (begun, 256);
+  test_conn_free (conn);
+
+  g_autoptr (GBytes) data = test_random_bytes (3000, 8);
+  put_ok (c, "after-limit.bin", data, "upload-limit", 1);
+  test_cluster_free (c);
+}
+END_TEST
+
 /* ---- one-frame uploads: PUT_BEGIN with sha256 and the whole content ---- */
 
 /* A PUT_BEGIN to the leader (found again after NOT_LEADER / unavailable).
@@ -946,6 +985,7 @@ main (void)
   add_case (s, "orphans_collected", test_orphans_collected);
   add_case (s, "live_metrics", test_live_metrics);
   add_case (s, "random_requests", test_random_requests);
+  add_case (s, "upload_limit", test_upload_limit);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);
   int failed = srunner_ntests_failed (sr);
