@@ -462,8 +462,12 @@ model_read_schema (NnModel *model, JsonObject *obj, GError **error)
           nn_model_set_metric (model, l->data, v);
         }
     }
+  JsonNode *created_node = json_object_get_member (obj, "created_unix");
   double created = 0;
-  if (node_number (json_object_get_member (obj, "created_unix"), &created))
+  if (created_node && JSON_NODE_HOLDS_VALUE (created_node)
+      && json_node_get_value_type (created_node) == G_TYPE_INT64)
+    model->created_unix = json_node_get_int (created_node);   /* exact, as written */
+  else if (node_number (created_node, &created))
     {
       /* ±2^63 are exact doubles; a value outside cannot be converted. */
       if (created < -9223372036854775808.0 || created >= 9223372036854775808.0)

@@ -195,8 +195,14 @@ writer_prepare_if_idle (RaftWriter *w)
       g_mutex_lock (&w->lock);
       gboolean idle = !w->hold && g_queue_is_empty (&w->ops);
       g_mutex_unlock (&w->lock);
-      if (!idle || raft_storage_prepared (w->storage)
-          || !raft_storage_prepare (w->storage, NULL))
+      if (!idle || raft_storage_prepared (w->storage))
+        return;
+      gboolean prepared = raft_storage_prepare (w->storage, NULL);
+      /* Preparing changes what the files hold: keep the figures current. */
+      g_mutex_lock (&w->lock);
+      w->stats.storage = raft_storage_get_stats (w->storage);
+      g_mutex_unlock (&w->lock);
+      if (!prepared)
         return;
     }
 }

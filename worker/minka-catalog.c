@@ -349,6 +349,24 @@ get_uint (JsonObject *obj, const char *member, guint64 *out)
   return TRUE;
 }
 
+/* The node IDs of a "holders" array; elements that are not integers are
+ * skipped (json_array_get_int_element would log a critical on them). */
+static GArray *
+holders_from_json (JsonArray *array)
+{
+  GArray *holders = g_array_new (FALSE, FALSE, sizeof (guint64));
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *h = json_array_get_element (array, i);
+      if (JSON_NODE_HOLDS_VALUE (h) && json_node_get_value_type (h) == G_TYPE_INT64)
+        {
+          guint64 node_id = (guint64) json_node_get_int (h);
+          g_array_append_val (holders, node_id);
+        }
+    }
+  return holders;
+}
+
 static const char *
 get_string (JsonObject *obj, const char *member)
 {
@@ -385,17 +403,7 @@ apply_put_file (MinkaCatalog *catalog, guint64 index, JsonObject *cmd,
   memcpy (record->sha256, sha, 65);
   record->created_ms = (gint64) created;
   record->client = g_strdup (client);
-  record->holders = g_array_new (FALSE, FALSE, sizeof (guint64));
-  JsonArray *holders = json_node_get_array (holders_node);
-  for (guint i = 0; i < json_array_get_length (holders); i++)
-    {
-      JsonNode *h = json_array_get_element (holders, i);
-      if (JSON_NODE_HOLDS_VALUE (h) && json_node_get_value_type (h) == G_TYPE_INT64)
-        {
-          guint64 node_id = (guint64) json_node_get_int (h);
-          g_array_append_val (record->holders, node_id);
-        }
-    }
+  record->holders = holders_from_json (json_node_get_array (holders_node));
   files_insert (catalog, record);
   result->ok = TRUE;
   result->file_id = record->id;
@@ -997,13 +1005,7 @@ restore_file (JsonNode *node)
   memcpy (r->sha256, sha, 65);
   r->created_ms = (gint64) created;
   r->client = g_strdup (client);
-  r->holders = g_array_new (FALSE, FALSE, sizeof (guint64));
-  JsonArray *arr = json_node_get_array (holders);
-  for (guint i = 0; i < json_array_get_length (arr); i++)
-    {
-      guint64 h = (guint64) json_array_get_int_element (arr, i);
-      g_array_append_val (r->holders, h);
-    }
+  r->holders = holders_from_json (json_node_get_array (holders));
   return r;
 }
 

@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <glib/gi18n-lib.h>
 
+/* What a worker may hold open at once: 1,024 connections, 4,096 uploads,
+ * and log segments, downloads and the monitor's connections. */
 #define WORKER_FILE_LIMIT 16384
-#define WORKER_FILE_LIMIT_LOW 2048
+#define WORKER_FILE_LIMIT_LOW 6144
 
 typedef struct {
   GMainLoop *loop;
@@ -83,8 +85,7 @@ main (int argc, char **argv)
       return 2;
     }
 
-  /* A descriptor per connection (the server takes up to 1024), log segment
-   * and file being written: Linux's default soft limit of 1024 is too few. */
+  /* Linux's default soft limit of 1024 descriptors is too few (above). */
   guint64 file_limit = minka_raise_file_limit (WORKER_FILE_LIMIT);
   if (file_limit != 0 && file_limit < WORKER_FILE_LIMIT_LOW)
     g_warning ("only %" G_GUINT64_FORMAT " files may be open at once (ulimit -n): "

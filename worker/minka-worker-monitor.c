@@ -196,6 +196,9 @@ source_metrics (MonitorMetrics *m, gpointer user_data)
   monitor_metrics_counter (m, "minka_gc_deleted_blobs_total", "Orphaned blobs deleted by the collector.", NULL, (double) worker->gc_deleted);
   monitor_metrics_gauge (m, "minka_connections", "Open client and peer connections.", NULL,
                          minka_server_n_connections (worker->server));
+  monitor_metrics_gauge (m, "minka_uploads_in_progress",
+                         "Uploads begun and not yet ended (each may hold a file).", NULL,
+                         (double) worker->uploads_open);
   monitor_metrics_counter (m, "minka_requests_total", "Client requests received.", NULL,
                            (double) worker->requests);
   monitor_metrics_gauge (m, "minka_process_rss_bytes", "Resident set size.", NULL,

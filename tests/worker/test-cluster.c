@@ -5,6 +5,7 @@
  * lost. */
 #include "config.h"
 #include <check.h>
+#include <math.h>
 #include <string.h>
 
 #include "cluster-harness.h"
@@ -353,54 +354,21 @@ START_TEST (test_hostile_input)
       ck_assert_msg (raw != NULL, "%s", error ? error->message : "");
       GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (raw));
       ck_assert (g_output_stream_write_all (out, hellos[i], strlen (hellos[i]), NULL, NULL, NULL));
-      /* An ERROR frame, then the worker closes: read until it does. */
+      /* An ERROR frame, then the worker closes (end of stream, not a timeout). */
+      GString *answer = g_string_new (NULL);
       char buf[4096];
+      gssize n;
       GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (raw));
-      while (g_input_stream_read (in, buf, sizeof buf, NULL, NULL) > 0)
-        ;
+      while ((n = g_input_stream_read (in, buf, sizeof buf, NULL, &error)) > 0)
+        g_string_append_len (answer, buf, n);
+      ck_assert_msg (n == 0, "HELLO %u: %s", i, error ? error->message : "");
+      ck_assert_msg (strstr (answer->str, "\"type\":\"ERROR\"") != NULL, "HELLO %u: %s", i,
+                     answer->str);
+      g_string_free (answer, TRUE);
     }
 
   for (guint w = 0; w < 3; w++)
     check_alive (c, w, kept, 1);
-  test_cluster_free (c);
-}
-END_TEST
-
-/* One connection can have at most 256 uploads begun and not ended: the
- * next PUT_BEGIN is "busy" (clients retry), and a new connection can
- * upload again once the first is gone (its uploads are dropped). */
-START_TEST (test_upload_limit)
-{
-  TestCluster *c = test_cluster_new (3, TRUE);
-  int leader = test_cluster_wait_leader (c, LEADER_TIMEOUT_MS);
-  ck_assert_int_ge (leader, 0);
-  TestWorker *lw = c->workers->pdata[leader];
-  GError *error = NULL;
-  TestConn *conn = test_conn_new (lw->port, c->key, &error);
-  ck_assert_msg (conn != NULL, "%s", error ? error->message : "");
-  const char *code = NULL;
-  guint begun = 0;
-  for (; begun <= 300; begun++)
-    {
-      g_autoptr (JsonObject) req = minka_frame_header_new ("PUT_BEGIN");
-      g_autofree char *name = g_strdup_printf ("open-%u.bin", begun);
-      json_object_set_string_member (req, "name", name);
-      json_object_set_int_member (req, "size", begun % 2 ? 100 : 1 << 20);   /* buffer or file */
-      g_autoptr (MinkaFrame) reply = test_conn_request (conn, req, NULL, &error);
-      ck_assert_msg (reply != NULL, "%s", error ? error->message : "");
-      if (strcmp (minka_frame_get_frame_type (reply), "PUT_READY") != 0)
-        {
-          ck_assert_str_eq (minka_frame_get_frame_type (reply), "ERROR");
-          code = json_object_get_string_member (reply->header, "code");
-          ck_assert_str_eq (code, "busy");
-          break;
-        }
-    }
-  ck_assert_uint_eq (begun, 256);
-  test_conn_free (conn);
-
-  g_autoptr (GBytes) data = test_random_bytes (3000, 8);
-  put_ok (c, "after-limit.bin", data, "upload-limit", 1);
   test_cluster_free (c);
 }
 END_TEST
@@ -786,7 +754,8 @@ static JsonObject *
 random_request (GRand *rand)
 {
   static const char *const types[] = { "STATUS", "LIST", "GET", "DELETE", "PUT_BEGIN", "PUT_DATA",
-                                       "PUT_END", "RAFT", "HELLO", "AUTH", "NOPE" };
+                                       "PUT_END", "CLUSTER_ADD", "CLUSTER_REMOVE", "RAFT",
+                                       "HELLO", "AUTH", "NOPE" };
   static const char *const members[] = { "id", "name", "size", "file", "upload", "client", "seq",
                                          "after", "limit", "min_index", "index", "digest",
                                          "sha256", "offset", "channel", "node", "address" };
@@ -796,6 +765,26 @@ random_request (GRand *rand)
     json_object_set_member (req, members[g_rand_int_range (rand, 0, G_N_ELEMENTS (members))],
                             random_json_value (rand));
   return req;
+}
+
+/* Sends STATUS under @id (no random request uses ids that large) and
+ * reads until its answer; FALSE if the connection ends first. */
+static gboolean
+status_answered (TestConn *conn, gint64 id)
+{
+  g_autoptr (JsonObject) status = minka_frame_header_new ("STATUS");
+  json_object_set_int_member (status, "id", id);
+  if (!test_conn_send (conn, status, NULL, NULL))
+    return FALSE;
+  for (;;)
+    {
+      g_autoptr (MinkaFrame) frame = test_conn_read (conn, NULL);
+      if (!frame)
+        return FALSE;
+      if (minka_frame_get_id (frame) == id
+          && strcmp (minka_frame_get_frame_type (frame), "STATUS_OK") == 0)
+        return TRUE;
+    }
 }
 
 /* Sends @count random requests to worker @w, each followed by a STATUS
@@ -814,10 +803,8 @@ send_random_requests (TestCluster *c, guint w, GRand *rand, guint count)
       g_autoptr (JsonObject) req = random_request (rand);
       g_autoptr (GBytes) body = g_rand_int_range (rand, 0, 3) == 0
                                   ? test_random_bytes (g_rand_int_range (rand, 0, 3000), i) : NULL;
-      gboolean sent = test_conn_send (conn, req, body, NULL);
-      g_autoptr (JsonObject) status = minka_frame_header_new ("STATUS");
-      g_autoptr (MinkaFrame) reply = sent ? test_conn_request (conn, status, NULL, NULL) : NULL;
-      if (reply != NULL)
+      if (test_conn_send (conn, req, body, NULL)
+          && status_answered (conn, ((gint64) 1 << 40) + i))
         continue;
       test_conn_free (conn);
       conn = test_conn_new (worker->port, c->key, &error);
@@ -893,6 +880,27 @@ metric_expect (const char *text, guint w, const char *series)
   return value;
 }
 
+/* Polls worker @w's /metrics until @series is @want (some figures follow
+ * work done on other threads, e.g. lazy blob writes); returns that text. */
+static char *
+wait_metric (TestCluster *c, guint w, const char *series, double want)
+{
+  double value = NAN;
+  for (guint attempt = 0; attempt < 200; attempt++)
+    {
+      GError *error = NULL;
+      char *text = test_cluster_monitor_get (c, w, "/metrics", &error);
+      ck_assert_msg (text != NULL, "w%u: %s", w + 1, error ? error->message : "");
+      value = metric_expect (text, w, series);
+      if (value == want)
+        return text;
+      g_free (text);
+      g_usleep (50000);
+    }
+  ck_abort_msg ("w%u: %s stayed %g, not %g", w + 1, series, value, want);
+  return NULL;
+}
+
 /* A live worker's /metrics has every family docs/monitor.md lists, with
  * values that agree with what the cluster did; without the token it is 401. */
 START_TEST (test_live_metrics)
@@ -908,6 +916,7 @@ START_TEST (test_live_metrics)
     { "minka_storage_spare_bytes", "gauge" }, { "minka_net_bytes_in_total", "counter" },
     { "minka_net_bytes_out_total", "counter" }, { "minka_requests_total", "counter" },
     { "minka_files", "gauge" }, { "minka_blob_bytes", "gauge" }, { "minka_connections", "gauge" },
+    { "minka_uploads_in_progress", "gauge" },
     { "minka_process_rss_bytes", "gauge" }, { "minka_gc_deleted_blobs_total", "counter" },
   };
   TestCluster *c = test_cluster_new (3, TRUE);
@@ -927,9 +936,7 @@ START_TEST (test_live_metrics)
     {
       g_autoptr (JsonArray) files = test_cluster_list (c, w, last, NULL, NULL);
       ck_assert_ptr_nonnull (files);
-      GError *error = NULL;
-      g_autofree char *text = test_cluster_monitor_get (c, w, "/metrics", &error);
-      ck_assert_msg (text != NULL, "w%u: %s", w + 1, error ? error->message : "");
+      g_autofree char *text = wait_metric (c, w, "minka_blob_bytes", 3 * 5000);
       for (guint f = 0; f < G_N_ELEMENTS (families); f++)
         {
           g_autofree char *type_line = g_strdup_printf ("# TYPE %s %s\n", families[f].name,
@@ -940,7 +947,6 @@ START_TEST (test_live_metrics)
       g_autofree char *role_series = g_strdup_printf ("minka_raft_role{role=\"%s\"}", role);
       ck_assert (metric_expect (text, w, role_series) == 1);
       ck_assert (metric_expect (text, w, "minka_files") == 3);
-      ck_assert (metric_expect (text, w, "minka_blob_bytes") == 3 * 5000);
       ck_assert (metric_expect (text, w, "minka_raft_applied_index") >= (double) last);
       ck_assert (metric_expect (text, w, "minka_storage_fsyncs_total") > 0);
       ck_assert (metric_expect (text, w, "minka_storage_log_bytes") > 0);
@@ -957,6 +963,45 @@ START_TEST (test_live_metrics)
   ck_assert_ptr_null (denied);
   ck_assert_msg (strstr (error->message, " 401") != NULL, "%s", error->message);
   g_error_free (error);
+  test_cluster_free (c);
+}
+END_TEST
+
+/* One connection can have at most 256 uploads begun and not ended: the
+ * next PUT_BEGIN is "busy" (clients retry). Closing the connection ends
+ * them all: the worker's count of uploads in progress goes back to 0. */
+START_TEST (test_upload_limit)
+{
+  TestCluster *c = test_cluster_new (3, TRUE);
+  int leader = test_cluster_wait_leader (c, LEADER_TIMEOUT_MS);
+  ck_assert_int_ge (leader, 0);
+  TestWorker *lw = c->workers->pdata[leader];
+  GError *error = NULL;
+  TestConn *conn = test_conn_new (lw->port, c->key, &error);
+  ck_assert_msg (conn != NULL, "%s", error ? error->message : "");
+  guint begun = 0;
+  for (; begun <= 300; begun++)
+    {
+      g_autoptr (JsonObject) req = minka_frame_header_new ("PUT_BEGIN");
+      g_autofree char *name = g_strdup_printf ("open-%u.bin", begun);
+      json_object_set_string_member (req, "name", name);
+      json_object_set_int_member (req, "size", begun % 2 ? 100 : 1 << 20);   /* buffer or file */
+      g_autoptr (MinkaFrame) reply = test_conn_request (conn, req, NULL, &error);
+      ck_assert_msg (reply != NULL, "%s", error ? error->message : "");
+      if (strcmp (minka_frame_get_frame_type (reply), "PUT_READY") != 0)
+        {
+          ck_assert_str_eq (minka_frame_get_frame_type (reply), "ERROR");
+          ck_assert_str_eq (json_object_get_string_member (reply->header, "code"), "busy");
+          break;
+        }
+    }
+  ck_assert_uint_eq (begun, 256);
+  g_free (wait_metric (c, (guint) leader, "minka_uploads_in_progress", 256));
+  test_conn_free (conn);
+  g_free (wait_metric (c, (guint) leader, "minka_uploads_in_progress", 0));
+
+  g_autoptr (GBytes) data = test_random_bytes (3000, 8);
+  put_ok (c, "after-limit.bin", data, "upload-limit", 1);
   test_cluster_free (c);
 }
 END_TEST
