@@ -10,23 +10,10 @@
 #include <string.h>
 
 #include "nn-model.h"
+#include "test-crc32.h"
 
 #define MODEL_MAGIC "\x89MINKA\r\n"
 #define MODEL_VERSION 1
-
-/* Plain bitwise CRC-32 (IEEE, reflected), independent of the reader's. */
-static guint32
-fuzz_crc32 (const guint8 *data, gsize len)
-{
-  guint32 crc = 0xffffffffu;
-  for (gsize i = 0; i < len; i++)
-    {
-      crc ^= data[i];
-      for (int k = 0; k < 8; k++)
-        crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
-    }
-  return crc ^ 0xffffffffu;
-}
 
 static void
 put_le (GByteArray *out, guint64 v, guint bytes)
@@ -54,7 +41,7 @@ fuzz_wrap (const guint8 *data, gsize size)
   put_le (out, n_params, 8);
   g_byte_array_append (out, header, (guint) hlen);
   g_byte_array_append (out, weights, (guint) (4 * n_params));
-  put_le (out, fuzz_crc32 (out->data, out->len), 4);
+  put_le (out, test_crc32 (out->data, out->len), 4);
   return g_byte_array_free_to_bytes (out);
 }
 

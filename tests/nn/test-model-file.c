@@ -7,20 +7,7 @@
 #include <string.h>
 
 #include "nn-model.h"
-
-/* Independent bitwise CRC32 (IEEE) to forge files with a valid checksum. */
-static guint32
-test_crc32 (const guint8 *d, gsize n)
-{
-  guint32 c = 0xFFFFFFFFu;
-  for (gsize i = 0; i < n; i++)
-    {
-      c ^= d[i];
-      for (int k = 0; k < 8; k++)
-        c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1)));
-    }
-  return ~c;
-}
+#include "test-crc32.h"
 
 static NnModel *
 make_model (void)
