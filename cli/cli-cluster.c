@@ -39,7 +39,7 @@ cli_cluster_add_options (GOptionContext *context, CliClusterOptions *options)
       N_("Workers to talk to instead of a cluster file"), N_("HOST:PORT[,…]") },
     { "key-file", 0, 0, G_OPTION_ARG_FILENAME, &options->key_file,
       N_("Cluster key, with --connect"), N_("FILE") },
-    { NULL }
+    G_OPTION_ENTRY_NULL
   };
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
 }

@@ -44,14 +44,14 @@ cli_cmd_cluster (int argc, char **argv)
     { "monitor", 'm', 0, G_OPTION_ARG_STRING, &monitor,
       N_("Monitor address of the new worker (add)"), N_("HOST:PORT") },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &args, NULL, NULL },
-    { NULL }
+    G_OPTION_ENTRY_NULL
   };
   gboolean parsed = cli_cluster_parse (CMD, _("add|remove NAME"),
                                        _("Add a worker to the running cluster, or remove one."),
                                        entries, argc, argv, &options);
-  g_autofree char *address_owned = address;
-  g_autofree char *monitor_owned = monitor;
-  g_auto (GStrv) args_owned = args;
+  g_autofree char *address_owned G_GNUC_UNUSED = address;
+  g_autofree char *monitor_owned G_GNUC_UNUSED = monitor;
+  g_auto (GStrv) args_owned G_GNUC_UNUSED = args;
   if (!parsed)
     return CLI_EXIT_USAGE;
   gboolean add = args != NULL && args[0] != NULL && strcmp (args[0], "add") == 0;

@@ -75,15 +75,15 @@ cli_cmd_get (int argc, char **argv)
       N_("Where to write (a file, or a folder; default: the current folder)"), N_("OUT") },
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, N_("Replace an existing file"), NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &args, NULL, NULL },
-    { NULL }
+    G_OPTION_ENTRY_NULL
   };
   gboolean parsed = cli_cluster_parse (CMD, _("ID|NAME"),
                                        _("Download a file from the cluster. A number is taken "
                                          "as a file ID, anything else as a name (the newest "
                                          "file of that name)."),
                                        entries, argc, argv, &options);
-  g_autofree char *out_owned = out;
-  g_auto (GStrv) args_owned = args;
+  g_autofree char *out_owned G_GNUC_UNUSED = out;
+  g_auto (GStrv) args_owned G_GNUC_UNUSED = args;
   if (!parsed)
     return CLI_EXIT_USAGE;
   if (args == NULL || args[0] == NULL || args[1] != NULL)
@@ -115,7 +115,7 @@ cli_cmd_get (int argc, char **argv)
   gboolean live = cli_cluster_is_terminal (2);
   GAsyncResult *slot = NULL;
   g_autoptr (GCancellable) cancel = g_cancellable_new ();
-  g_autoptr (CliInterrupt) interrupt = cli_cluster_interrupt_new (cancel);
+  g_autoptr (CliInterrupt) interrupt G_GNUC_UNUSED = cli_cluster_interrupt_new (cancel);
   minka_client_get_file_async (client, NULL, id, name, dest, force,
                                live ? get_progress : NULL, label, cancel,
                                cli_cluster_store_result, &slot);

@@ -273,7 +273,7 @@ cli_cmd_local_cluster (int argc, char **argv)
       N_("Folder for cluster.ini and the workers' data"), N_("DIR") },
     { "base-port", 'p', 0, G_OPTION_ARG_INT, &base_port,
       N_("Worker i listens on P+i, its monitor on P+100+i (default 7000)"), N_("P") },
-    { NULL }
+    G_OPTION_ENTRY_NULL
   };
   GOptionContext *context = g_option_context_new (NULL);
   g_option_context_set_summary (context, _("Run a cluster of workers on this machine."));
@@ -283,7 +283,7 @@ cli_cmd_local_cluster (int argc, char **argv)
       g_free (dir);
       return CLI_EXIT_USAGE;
     }
-  g_autofree char *dir_owned = dir;
+  g_autofree char *dir_owned G_GNUC_UNUSED = dir;
   if (dir == NULL)
     return cli_fail (CMD, CLI_EXIT_USAGE, _("--dir DIR is required"));
   if (workers < 1 || workers > 99 || base_port < 1 || base_port + 100 + workers > 65535)

@@ -26,13 +26,13 @@ cli_cmd_put (int argc, char **argv)
     { "name", 'n', 0, G_OPTION_ARG_STRING, &name,
       N_("Name in the cluster (default: the file's name)"), N_("NAME") },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, NULL },
-    { NULL }
+    G_OPTION_ENTRY_NULL
   };
   gboolean parsed = cli_cluster_parse (CMD, _("FILE"),
                                        _("Upload a file to the cluster and print its ID."),
                                        entries, argc, argv, &options);
-  g_autofree char *name_owned = name;
-  g_auto (GStrv) files_owned = files;
+  g_autofree char *name_owned G_GNUC_UNUSED = name;
+  g_auto (GStrv) files_owned G_GNUC_UNUSED = files;
   if (!parsed)
     return CLI_EXIT_USAGE;
   if (files == NULL || files[0] == NULL || files[1] != NULL)
@@ -48,7 +48,7 @@ cli_cmd_put (int argc, char **argv)
   g_autoptr (MinkaClient) client = cli_cluster_client_new (cluster);
   GAsyncResult *slot = NULL;
   g_autoptr (GCancellable) cancel = g_cancellable_new ();
-  g_autoptr (CliInterrupt) interrupt = cli_cluster_interrupt_new (cancel);
+  g_autoptr (CliInterrupt) interrupt G_GNUC_UNUSED = cli_cluster_interrupt_new (cancel);
   minka_client_put_file_async (client, file, name, live ? put_progress : NULL, label, cancel,
                                cli_cluster_store_result, &slot);
   g_autoptr (GAsyncResult) result = cli_cluster_wait (&slot);

@@ -16,11 +16,11 @@ cli_cmd_rm (int argc, char **argv)
   char **args = NULL;
   const GOptionEntry entries[] = {
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &args, NULL, NULL },
-    { NULL }
+    G_OPTION_ENTRY_NULL
   };
   gboolean parsed = cli_cluster_parse (CMD, _("ID"), _("Delete a file from the cluster."),
                                        entries, argc, argv, &options);
-  g_auto (GStrv) args_owned = args;
+  g_auto (GStrv) args_owned G_GNUC_UNUSED = args;
   guint64 id = 0;
   if (!parsed)
     return CLI_EXIT_USAGE;

@@ -107,7 +107,7 @@ cli_cmd_status (int argc, char **argv)
   gboolean json = FALSE;
   const GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
-    { NULL }
+    G_OPTION_ENTRY_NULL
   };
   if (!cli_cluster_parse (CMD, NULL, _("Show every worker of the cluster."), entries,
                           argc, argv, &options))

@@ -454,7 +454,7 @@ cli_cmd_stress (int argc, char **argv)
       N_("Do not fail when a worker cannot be reached for the checks"), NULL },
     { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, N_("Seed of sizes and contents (default 1)"),
       N_("S") },
-    { NULL }
+    G_OPTION_ENTRY_NULL
   };
   if (!cli_cluster_parse (CMD, NULL,
                           _("Upload many random files, then check that every worker "

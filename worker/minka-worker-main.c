@@ -57,7 +57,7 @@ main (int argc, char **argv)
     { "no-sync", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &no_sync, "Skip fsync (tests only: loses data on power failure)", NULL },
     { "test-slow-disk-ms", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &slow_disk_ms, "Delay each small-file write (tests only)", "MS" },
     { "test-gc-interval-ms", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &gc_interval_ms, "Period and grace of the orphaned-blob collector (tests only; default 10 minutes)", "MS" },
-    { NULL }
+    G_OPTION_ENTRY_NULL
   };
 
   setlocale (LC_ALL, "");
